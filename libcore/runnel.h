@@ -1,0 +1,18 @@
+/* runnel.h — the umbrella header of libcore: include this to get every
+ * public module. Each module's header states its own contract. */
+#ifndef RUNNEL_H
+#define RUNNEL_H
+
+#define RN_VERSION "0.1.0"
+
+#include "err.h"
+#include "io.h"
+#include "log.h"
+#include "cli.h"
+#include "rng.h"
+#include "tensor.h"
+#include "crc32c.h"
+#include "stream.h"
+#include "npy.h"
+
+#endif
