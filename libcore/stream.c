@@ -291,7 +291,9 @@ int rn_stream_write(struct rn_stream_writer *w, int kind, int dtype, int rank,
         rc = rn_meta_validate(meta, meta_len, e);
     if (rc < 0) {
         rn_err_prefix(e, "record %" PRIu64 ": ", w->records);
-        return rn_err_set(e, rc, w->name, "%s", e ? e->msg : "");
+        if (e)
+            snprintf(e->where, sizeof e->where, "%s", w->name);
+        return rc;
     }
     if (payload_len && !payload)
         return rn_err_set(e, RN_EUSAGE, w->name, "record %" PRIu64 ": no payload", w->records);
@@ -671,7 +673,8 @@ static int read_payload_owned(struct rn_stream_reader *r, struct rn_record *rec,
             rec->payload_buf_ = nb;
             rec->payload_cap_ = (size_t)cap;
         }
-        uint64_t want = rec->payload_cap_ - have, got;
+        uint64_t upto = rec->payload_cap_ < n ? rec->payload_cap_ : n;
+        uint64_t want = upto - have, got;
         int rc = src_read(r, (unsigned char *)rec->payload_buf_ + have, want, &got, e);
         if (rc < 0)
             return rc;
