@@ -8,9 +8,9 @@ BIN      ?= bin
 SAN      ?=
 
 # Debian packages: what building needs, and what the tests need on top.
-DEBS_BUILD := gcc make pkg-config libcjson-dev
-DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats python3 python3-numpy clang libclang-rt-14-dev
-PKGS       := libcjson
+DEBS_BUILD := gcc make pkg-config libcjson-dev libopenblas-openmp-dev libutf8proc-dev
+DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv
+PKGS       := libcjson openblas libutf8proc
 TEST_PKGS  := cmocka
 
 ifeq ($(SAN),1)
@@ -21,16 +21,23 @@ SANFLAGS :=
 OPT      := -O2
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# OpenBLAS: the OpenMP build (one thread pool shared with runnel's loops),
+# found in its own pkg-config directory and pinned at run time by rpath,
+# since libopenblas.so.0 alone may resolve to the pthread build through
+# Debian's alternatives.
+OPENBLAS_PC := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/openblas-openmp/pkgconfig
+PKG_CONFIG_ENV := PKG_CONFIG_PATH=$(OPENBLAS_PC)$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH}
+OPENBLAS_LIBDIR := $(shell $(PKG_CONFIG_ENV) pkg-config --variable=libdir openblas 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG_ENV) pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG_ENV) pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wvla
 CFLAGS   ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -Ilibcore $(PKG_CFLAGS) -MMD -MP
-LDLIBS   = $(PKG_LIBS) -lm
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -fopenmp -Ilibcore $(PKG_CFLAGS) -MMD -MP
+LDLIBS   = $(PKG_LIBS) -Wl,-rpath,$(OPENBLAS_LIBDIR) -lm
 
 LIB_SRC  := $(sort $(wildcard libcore/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
@@ -42,7 +49,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all check check-plain check-asan unit demo install uninstall clean bench fuzz \
-        deps-build deps-check completions
+        deps-build deps-check completions venv vocab-gpt2
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -63,7 +70,19 @@ $(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $< $(LIB) -o $@ $(LDLIBS) $(TEST_LIBS)
 
-unit: $(UNITS)
+# Helper programs of the reference (parity) tests and of the benchmarks.
+REF_PROGS := $(O)/tests/ops_driver
+$(O)/tests/ops_driver: tests/ref/ops_driver.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(O)/bench/sgemm: bench/sgemm.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(O)/bench/stream_gen: bench/stream_gen.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+
+unit: $(UNITS) $(REF_PROGS)
 
 -include $(LIB_OBJ:.o=.d) $(CMDS:%=$(O)/cmd/%.d)
 
@@ -81,10 +100,13 @@ check: deps-check
 	@tests/run.sh
 
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard libcore/*.h)
+# The fuzz targets link only the modules the stream reader needs.
+FUZZ_LIB := $(addprefix libcore/,err.c io.c crc32c.c stream.c tensor.c)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard libcore/*.h)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -Ilibcore $(PKG_CFLAGS) $< $(LIB_SRC) -o $@ $(LDLIBS)
+	    -Ilibcore $$(pkg-config --cflags libcjson) $< $(FUZZ_LIB) -o $@ \
+	    $$(pkg-config --libs libcjson) -lm
 fuzz-build: $(FUZZ_BIN)
 
 # fuzz: a bounded coverage-guided run of every fuzz target (FUZZ_SECONDS each).
@@ -94,6 +116,19 @@ fuzz: deps-check fuzz-build
 	    mkdir -p build/fuzz/new-$$n; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=512 \
 	        build/fuzz/new-$$n tests/fuzz/corpus/$$n || exit 1; done
+
+# ---- tokenizer references -------------------------------------------------
+# venv: PyPI test references (tests/ref/requirements.txt) in build/venv.
+# vocab-gpt2: GPT-2's ranks file into build/vocab (for users and ref tests).
+venv: build/venv/.stamp
+build/venv/.stamp: tests/ref/requirements.txt
+	@mkdir -p build
+	/usr/bin/python3 -m venv build/venv
+	build/venv/bin/pip install --quiet -r tests/ref/requirements.txt
+	@touch $@
+vocab-gpt2: build/vocab/gpt2.tiktoken
+build/vocab/gpt2.tiktoken:
+	scripts/fetch-gpt2-vocab.sh $@
 
 # ---- demo, install, bench -------------------------------------------------
 demo: deps-build all

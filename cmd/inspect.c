@@ -299,10 +299,11 @@ int main(int argc, char **argv)
     int nfiles = argc - cli.optind;
     for (int i = 0; i == 0 || i < nfiles; i++) {
         const char *path = nfiles ? argv[cli.optind + i] : "-";
+        if (run.done)
+            break;
         if (run.mode == MODE_LIST && !c.json && nfiles > 1)
             printf("%s==> %s <==\n", i ? "\n" : "", rn_io_name(path, 0));
-        if (!run.done)
-            inspect_file(&run, path);
+        inspect_file(&run, path);
     }
 
     if (run.mode == MODE_SELECT) {
