@@ -85,11 +85,13 @@ static size_t hand_record(unsigned char *out, int kind, int dtype, int rank, con
     le(h + 88, crc, 4);
     le(h + 124, rn_crc32c(0, h, 124), 4);
     size_t n = 128;
-    memcpy(out + n, meta, meta_len);
+    if (meta_len)
+        memcpy(out + n, meta, meta_len);
     n += meta_len;
     while (n % 64)
         out[n++] = 0;
-    memcpy(out + n, payload, payload_avail);
+    if (payload_avail)
+        memcpy(out + n, payload, payload_avail);
     n += payload_avail;
     while (n % 64)
         out[n++] = 0;
