@@ -147,7 +147,8 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions
-	for c in $(CMDS); do \
+	@set -e; for c in $(CMDS); do \
+	    echo "install runnel-$$c"; \
 	    install -m 755 $(BIN)/$$c $(DESTDIR)$(PREFIX)/bin/runnel-$$c; \
 	    install -m 644 man/man1/$$c.1 $(DESTDIR)$(PREFIX)/share/man/man1/runnel-$$c.1; \
 	    sed "s/\b$$c\b/runnel-$$c/g" completions/$$c.bash \

@@ -235,6 +235,8 @@ static void inspect_file(struct run *run, const char *path)
         fflush(stdout);
         run->status = rn_report(&e);
     }
+    rn_log(RN_LOG_DEBUG, "%s: %" PRIu64 " records, %" PRIu64 " bytes", name,
+           r.index - run->next_index, r.offset);
     run->next_index = r.index;
     rn_record_free(&rec);
     rn_stream_reader_close(&r);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "log.h"
 #include "runnel.h"
 
@@ -328,7 +330,14 @@ int rn_cli_double(struct rn_cli *cli, double min, double max, double *out)
 
 int rn_report(const struct rn_err *e)
 {
-    if (e->where[0])
+    if (rn_log_is_json()) {
+        /* Scripts reading --log-json get errors in the same shape. */
+        cJSON *f = cJSON_CreateObject();
+        if (e->where[0])
+            cJSON_AddStringToObject(f, "where", e->where);
+        cJSON_AddStringToObject(f, "status", rn_status_name(e->code));
+        rn_log_json(RN_LOG_ERROR, e->msg, f);
+    } else if (e->where[0])
         fprintf(stderr, "%s: %s: %s\n", progname, e->where, e->msg);
     else
         fprintf(stderr, "%s: %s\n", progname, e->msg);

@@ -195,3 +195,18 @@ assert o["kind"] == "end" and o["dtype"] is None and o["meta"]["records"] == 1, 
     [ "$status" -eq 0 ]
     [[ "$output" =~ ^inspect\ \(runnel\)\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
 }
+
+@test "--log-json reports errors as JSON lines; -v adds a summary; -q stays quiet" {
+    run "$I" --log-json "$BATS_TEST_TMPDIR/missing.rnl"
+    [ "$status" -eq 1 ]
+    echo "$output" | /usr/bin/python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+assert o["level"] == "error" and o["prog"] == "inspect", o
+assert o["where"].endswith("missing.rnl") and "cannot open" in o["msg"], o
+assert o["status"] == "I/O error", o'
+    run bash -c "'$I' -v '$D/tensor-f32.rnl' 2>&1 >/dev/null"
+    [ "$output" = "inspect: $D/tensor-f32.rnl: 2 records, 448 bytes" ]
+    run bash -c "'$I' -q '$D/tensor-f32.rnl' 2>&1 >/dev/null"
+    [ -z "$output" ]
+}
