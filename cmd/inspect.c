@@ -1,8 +1,7 @@
 /* inspect — look inside runnel streams.
  *
- * Reads: one or more streams (files or stdin), taken as one concatenated
- * stream, so record numbers run on across files as they would through
- * `cat a b | inspect`.
+ * Reads: one or more streams (files or stdin), each a whole stream; record
+ * numbers run on across files as they would through `cat a b | inspect`.
  * Writes: a listing (text or JSON lines) on stdout; or, with a selection
  * (-r, -k), the selected records as a new stream; or a .npy file
  * (--to-npy); or, with --from-npy, a one-record stream made from a .npy.
@@ -301,7 +300,9 @@ int main(int argc, char **argv)
     int nfiles = argc - cli.optind;
     for (int i = 0; i == 0 || i < nfiles; i++) {
         const char *path = nfiles ? argv[cli.optind + i] : "-";
-        if (run.done)
+        /* A listing goes on past a bad file, like cat(1); an output stream
+         * or a conversion stops at the first problem. */
+        if (run.done || (run.status && run.mode != MODE_LIST && run.mode != MODE_CHECK))
             break;
         if (run.mode == MODE_LIST && !c.json && nfiles > 1)
             printf("%s==> %s <==\n", i ? "\n" : "", rn_io_name(path, 0));

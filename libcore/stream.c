@@ -87,8 +87,16 @@ int rn_meta_validate(const char *meta, size_t len, struct rn_err *e)
     size_t bad = utf8_check((const unsigned char *)meta, len);
     if (bad < len)
         return rn_err_set(e, RN_EFORMAT, NULL, "metadata is not valid UTF-8 (byte %zu)", bad);
-    if (memchr(meta, '\0', len))
-        return rn_err_set(e, RN_EFORMAT, NULL, "metadata contains a NUL byte");
+    /* RFC 8259 allows no raw control characters (in strings they must be
+     * escaped; outside only tab, newline and return) and no BOM. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)meta[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            return rn_err_set(e, RN_EFORMAT, NULL,
+                              "metadata contains control character 0x%02x (byte %zu)", c, i);
+    }
+    if (len >= 3 && memcmp(meta, "\xEF\xBB\xBF", 3) == 0)
+        return rn_err_set(e, RN_EFORMAT, NULL, "metadata starts with a byte order mark");
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(meta, len, &end, 0);
     int ok = j && cJSON_IsObject(j);
@@ -575,6 +583,12 @@ static int header_parse(struct rn_stream_reader *r, const unsigned char *h, stru
         return rec_err(r, e, idx, RN_EFORMAT,
                        "header checksum mismatch (stored %08x, computed %08x): header corrupted",
                        stored, computed);
+    if (h[11] != 0)
+        return rec_err(r, e, idx, RN_EFORMAT, "flags %02x set: unknown to this version-1 reader",
+                       h[11]);
+    for (int i = 92; i < 124; i++)
+        if (h[i] != 0)
+            return rec_err(r, e, idx, RN_EFORMAT, "reserved header byte %d is not zero", i);
     rec->kind = h[8];
     rec->dtype = h[9];
     rec->rank = h[10];
@@ -689,22 +703,54 @@ static int read_payload_owned(struct rn_stream_reader *r, struct rn_record *rec,
     return RN_OK;
 }
 
+/* A JSON number that is a whole count a double holds exactly. */
+static int json_count(const cJSON *n, uint64_t *v)
+{
+    if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 9007199254740992.0 ||
+        n->valuedouble != (double)(uint64_t)n->valuedouble)
+        return 0;
+    *v = (uint64_t)n->valuedouble;
+    return 1;
+}
+
+/* The END record must count exactly the records since the previous END,
+ * in total and, when it lists them, per kind. */
 static int check_end(struct rn_stream_reader *r, struct rn_record *rec, uint64_t idx,
                      struct rn_err *e)
 {
     cJSON *j = cJSON_ParseWithLength(rec->meta, rec->meta_len);
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "records");
-    int ok = cJSON_IsNumber(n);
-    double v = ok ? n->valuedouble : 0;
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(j, "counts");
+    uint64_t v;
+    int rc = RN_OK;
+    if (!n)
+        rc = rec_err(r, e, idx, RN_EFORMAT, "END record without a \"records\" count");
+    else if (!json_count(n, &v))
+        rc = rec_err(r, e, idx, RN_EFORMAT, "END record's \"records\" is not a whole number");
+    else if (v != r->since_end)
+        rc = rec_err(r, e, idx, RN_EFORMAT,
+                     "END record counts %" PRIu64 " records but %" PRIu64
+                     " came before it: records lost or added",
+                     v, r->since_end);
+    else if (counts && !cJSON_IsObject(counts))
+        rc = rec_err(r, e, idx, RN_EFORMAT, "END record's \"counts\" is not an object");
+    for (const cJSON *c = counts ? counts->child : NULL; rc == RN_OK && c; c = c->next) {
+        int k = rn_kind_from_name(c->string);
+        if (k == RN_KIND_INVALID || k == RN_KIND_END || !json_count(c, &v))
+            rc = rec_err(r, e, idx, RN_EFORMAT, "END record's \"counts\" has a bad entry \"%s\"",
+                         c->string);
+        else if (v != r->kind_counts[k])
+            rc = rec_err(r, e, idx, RN_EFORMAT,
+                         "END record counts %" PRIu64 " %s records but %" PRIu64
+                         " came before it",
+                         v, c->string, r->kind_counts[k]);
+    }
+    for (int k = 1; counts && rc == RN_OK && k < RN_KIND_END; k++)
+        if (r->kind_counts[k] && !cJSON_GetObjectItemCaseSensitive(counts, kind_names[k]))
+            rc = rec_err(r, e, idx, RN_EFORMAT, "END record's \"counts\" leaves out %" PRIu64
+                         " %s records", r->kind_counts[k], kind_names[k]);
     cJSON_Delete(j);
-    if (!ok)
-        return rec_err(r, e, idx, RN_EFORMAT, "END record without a \"records\" count");
-    if (v != (double)r->since_end)
-        return rec_err(r, e, idx, RN_EFORMAT,
-                       "END record counts %.0f records but %" PRIu64
-                       " came before it: records lost or added",
-                       v, r->since_end);
-    return RN_OK;
+    return rc;
 }
 
 int rn_stream_read(struct rn_stream_reader *r, struct rn_record *rec, int flags,
@@ -726,10 +772,9 @@ int rn_stream_read(struct rn_stream_reader *r, struct rn_record *rec, int flags,
         if (idx == 0)
             return rn_err_set(e, RN_EFORMAT, r->name,
                               "empty input: a runnel stream holds at least an END record");
-        return rn_err_set(e, RN_EFORMAT, r->name,
-                          "truncated stream: input ends after record %" PRIu64
-                          " without an END record",
-                          idx - 1);
+        return rec_err(r, e, idx, RN_EFORMAT,
+                       "missing: input ends after record %" PRIu64 " without an END record",
+                       idx - 1);
     }
     if (got < sizeof h)
         return rec_err(r, e, idx, RN_EFORMAT, "truncated header (got %" PRIu64 " of %d bytes)", got,
@@ -796,9 +841,11 @@ int rn_stream_read(struct rn_stream_reader *r, struct rn_record *rec, int flags,
         if (rc < 0)
             return rc;
         r->since_end = 0;
+        memset(r->kind_counts, 0, sizeof r->kind_counts);
         r->after_end = 1;
     } else {
         r->since_end++;
+        r->kind_counts[rec->kind]++;
     }
     return RN_OK;
 }

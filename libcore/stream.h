@@ -158,6 +158,7 @@ struct rn_stream_reader {
     uint64_t offset;             /* bytes consumed so far */
     uint64_t index;              /* records read so far */
     uint64_t since_end;          /* non-END records since the last END */
+    uint64_t kind_counts[RN_KIND_COUNT]; /* the same, per kind */
     int after_end;               /* the last record read was an END record */
     uint64_t max_payload;        /* limit, default RN_PAYLOAD_MAX_DEFAULT */
 };

@@ -114,7 +114,7 @@ assert o["kind"] == "end" and o["dtype"] is None and o["meta"]["records"] == 1, 
     run "$I" "$T/cut.rnl"
     [ "$status" -eq 1 ]
     [[ "${lines[0]}" == *"tensor"* ]] # records before the cut are still listed
-    [[ "$output" == *"cut.rnl: truncated stream: input ends after record 0 without an END record"* ]]
+    [[ "$output" == *"cut.rnl: record 1: missing: input ends after record 0 without an END record"* ]]
     [ "$size" -eq 448 ]
 }
 

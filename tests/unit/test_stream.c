@@ -538,6 +538,14 @@ static void test_hostile_table(void **state)
         {{"end count", RN_EFORMAT, "record 1: END record counts 5 records but 1 came before it"}, NULL},
         {{"dims past rank", RN_EFORMAT, "record 0: dimension 5 set beyond rank 2"}, NULL},
         {{"claimed 8 GiB, sent 0", RN_EFORMAT, "record 0: truncated"}, NULL},
+        {{"flags set", RN_EFORMAT, "record 0: flags 01 set"}, NULL},
+        {{"reserved set", RN_EFORMAT, "record 0: reserved header byte 100 is not zero"}, NULL},
+        {{"end count float", RN_EFORMAT, "record 1: END record's \"records\" is not a whole number"}, NULL},
+        {{"end counts wrong", RN_EFORMAT, "record 1: END record counts 2 tensor records but 1"}, NULL},
+        {{"end counts missing kind", RN_EFORMAT, "record 1: END record's \"counts\" leaves out 1 tensor"}, NULL},
+        {{"end counts bad kind", RN_EFORMAT, "record 1: END record's \"counts\" has a bad entry \"blob\""}, NULL},
+        {{"meta control char", RN_EFORMAT, "record 0: metadata contains control character 0x01"}, NULL},
+        {{"meta bom", RN_EFORMAT, "record 0: metadata starts with a byte order mark"}, NULL},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         size_t len = n;
@@ -591,9 +599,40 @@ static void test_hostile_table(void **state)
         } else if (!strcmp(name, "claimed 8 GiB, sent 0")) {
             uint64_t d1[8] = {8ull << 30};
             len = hand_record(mut, RN_KIND_TENSOR, RN_DTYPE_U8, 1, d1, "{}", 2, 8ull << 30, NULL, 0);
+        } else if (!strcmp(name, "flags set")) {
+            mut[11] = 1;
+            refix_header_crc(mut);
+        } else if (!strcmp(name, "reserved set")) {
+            mut[100] = 1;
+            refix_header_crc(mut);
+        } else if (!strncmp(name, "end count", 9)) {
+            const char *m = !strcmp(name, "end count float") ? "{\"records\":1.5}"
+                          : !strcmp(name, "end counts wrong") ? "{\"records\":1,\"counts\":{\"tensor\":2}}"
+                          : !strcmp(name, "end counts missing kind") ? "{\"records\":1,\"counts\":{}}"
+                          : "{\"records\":1,\"counts\":{\"tensor\":1,\"blob\":0}}";
+            len = 256 + hand_record(mut + 256, RN_KIND_END, 0, 0, NULL, m, (uint32_t)strlen(m), 0,
+                                    NULL, 0);
+        } else if (!strcmp(name, "meta control char") || !strcmp(name, "meta bom")) {
+            const char *m = !strcmp(name, "meta bom") ? "\xEF\xBB\xBF{}" : "{\"a\":\"\x01\"}";
+            len = hand_record(mut, RN_KIND_TENSOR, RN_DTYPE_F32, 2, dims, m, (uint32_t)strlen(m),
+                              24, x, 24);
+            len += hand_end(mut + len, 1);
         }
         expect_fail(mut, len, &table[i].h);
     }
+}
+
+static void test_end_counts_accepted(void **state)
+{
+    (void)state;
+    unsigned char buf[1024];
+    size_t n = base_stream(buf) - 192;
+    const char *m = "{\"records\":1,\"counts\":{\"tensor\":1,\"masks\":0}}";
+    n += hand_record(buf + n, RN_KIND_END, 0, 0, NULL, m, (uint32_t)strlen(m), 0, NULL, 0);
+    struct rn_err e = {0};
+    int cnt;
+    assert_int_equal(read_all_mem(buf, n, &e, &cnt), RN_EOF);
+    assert_int_equal(cnt, 2);
 }
 
 static void test_payload_limit(void **state)
@@ -651,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_writer_rejects_bad_records),
         cmocka_unit_test(test_named_output_is_atomic),
         cmocka_unit_test(test_hostile_table),
+        cmocka_unit_test(test_end_counts_accepted),
         cmocka_unit_test(test_payload_limit),
         cmocka_unit_test(test_every_cut_fails),
         cmocka_unit_test(test_kind_names),
