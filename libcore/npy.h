@@ -2,10 +2,12 @@
  * tensors.
  *
  * Reading accepts little- and big-endian data (big-endian is swapped on
- * load) and C order only; Fortran order, object and structured dtypes are
- * refused with a clear message. Writing always produces version 1.0 (2.0
- * when the header needs it), little-endian, C order. bf16 has no NumPy
- * dtype and is refused.
+ * load) and C order only; Fortran order (unless it lays out the same bytes,
+ * e.g. rank 1), bool, object and structured dtypes are refused with a clear
+ * message, and the data must be exactly the size the header gives (a
+ * truncated file or trailing bytes are errors). Writing produces version
+ * 1.0 (a rank-8 header is far below its 64 KiB limit), little-endian, C
+ * order, data 64-byte aligned. bf16 has no NumPy dtype and is refused.
  *
  *     struct rn_tensor t;
  *     if (rn_npy_read("x.npy", &t, &e) < 0) ...   // t owns its data

@@ -53,15 +53,18 @@ int rn_dtype_is_int(int dtype);
 
 /* Number of elements of a shape (1 for rank 0). Returns RN_OK, or
  * RN_ELIMIT if the product overflows 2^63-1, RN_EFORMAT if a dim is
- * negative or rank is out of 0..RN_MAX_RANK. */
+ * negative or rank is out of 0..RN_MAX_RANK. As in NumPy, a zero dim does
+ * not hide an overflow of the other dims (their strides would overflow). */
 int rn_shape_numel(int rank, const int64_t *dims, int64_t *numel, struct rn_err *e);
 /* Bytes of a shape of dtype, with the same checks plus the dtype's. */
 int rn_shape_nbytes(int dtype, int rank, const int64_t *dims, uint64_t *nbytes, struct rn_err *e);
 /* Format a shape as "[3, 4]" into buf (always NUL-terminated); returns buf. */
 char *rn_shape_format(int rank, const int64_t *dims, char *buf, size_t size);
 
-/* 64-byte aligned allocation of n bytes (n may be 0); NULL on failure.
- * Release with rn_aligned_free. */
+/* 64-byte aligned allocation of n bytes (n may be 0: a unique pointer);
+ * NULL on failure. The block is rounded up to a multiple of 64 bytes, so a
+ * kernel may read whole vectors past the last element. Release with
+ * rn_aligned_free. */
 void *rn_aligned_alloc(size_t n);
 void rn_aligned_free(void *p);
 
@@ -82,6 +85,7 @@ int rn_tensor_view(struct rn_tensor *t, int dtype, int rank, const int64_t *dims
                    void *data, struct rn_err *e);
 /* Release owned data and empty t; NULL and empty tensors are no-ops. */
 void rn_tensor_free(struct rn_tensor *t);
+/* Elements of t; 0 for NULL or an empty (zeroed or freed) tensor. */
 int64_t rn_tensor_numel(const struct rn_tensor *t);
 
 /* IEEE half and bfloat16 conversions (round to nearest even; NaN kept). */
