@@ -8,9 +8,12 @@ BIN      ?= bin
 SAN      ?=
 
 # Debian packages: what building needs, and what the tests need on top.
-DEBS_BUILD := gcc make pkg-config libcjson-dev libopenblas-openmp-dev libutf8proc-dev
-DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv
-PKGS       := libcjson openblas libutf8proc
+DEBS_BUILD := gcc make pkg-config libcjson-dev libopenblas-openmp-dev libutf8proc-dev \
+              libpng-dev libjpeg62-turbo-dev libavformat-dev libavcodec-dev libswscale-dev \
+              libavutil-dev libavdevice-dev libfreetype-dev fonts-dejavu-core
+DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv ffmpeg
+PKGS       := libcjson openblas libutf8proc libpng libjpeg libavformat libavcodec libswscale \
+              libavutil libavdevice freetype2
 TEST_PKGS  := cmocka
 
 ifeq ($(SAN),1)
@@ -54,21 +57,35 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 all: $(BINS)
 
+# Quiet rules ("CC libcore/stream.c"); `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+.SECONDARY:
+
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(BIN)/%: $(O)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $< $(LIB) -o $@ $(LDLIBS) $(TEST_LIBS)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $< $(LIB) -o $@ $(LDLIBS) $(TEST_LIBS)
 
 # Helper programs of the reference (parity) tests and of the benchmarks.
 REF_PROGS := $(O)/tests/ops_driver

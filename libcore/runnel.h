@@ -14,5 +14,12 @@
 #include "crc32c.h"
 #include "stream.h"
 #include "npy.h"
+#include "select.h"
+#include "vismeta.h"
+#include "blas.h"
+#include "ops.h"
+#include "optim.h"
+#include "mla.h"
+#include "ops_moe.h"
 
 #endif
