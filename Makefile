@@ -10,10 +10,10 @@ SAN      ?=
 # Debian packages: what building needs, and what the tests need on top.
 DEBS_BUILD := gcc make pkg-config libcjson-dev libopenblas-openmp-dev libutf8proc-dev \
               libpng-dev libjpeg62-turbo-dev libavformat-dev libavcodec-dev libswscale-dev \
-              libavutil-dev libavdevice-dev libfreetype-dev fonts-dejavu-core
-DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv ffmpeg
+              libavutil-dev libavdevice-dev libfreetype-dev fonts-dejavu-core libyaml-dev
+DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv ffmpeg python3-opencv opencv-doc
 PKGS       := libcjson openblas libutf8proc libpng libjpeg libavformat libavcodec libswscale \
-              libavutil libavdevice freetype2
+              libavutil libavdevice freetype2 yaml-0.1
 TEST_PKGS  := cmocka
 
 ifeq ($(SAN),1)
@@ -40,7 +40,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wvla
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -fopenmp -Ilibcore $(PKG_CFLAGS) -MMD -MP
-LDLIBS   = $(PKG_LIBS) -Wl,-rpath,$(OPENBLAS_LIBDIR) -lm
+LDLIBS   = -Wl,--as-needed $(PKG_LIBS) -Wl,-rpath,$(OPENBLAS_LIBDIR) -lm
 
 LIB_SRC  := $(sort $(wildcard libcore/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
@@ -88,8 +88,14 @@ $(O)/tests/%: tests/unit/%.c $(LIB)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $< $(LIB) -o $@ $(LDLIBS) $(TEST_LIBS)
 
 # Helper programs of the reference (parity) tests and of the benchmarks.
-REF_PROGS := $(O)/tests/ops_driver
+REF_PROGS := $(O)/tests/ops_driver $(O)/tests/lm_driver $(O)/tests/ckpt_tool
 $(O)/tests/ops_driver: tests/ref/ops_driver.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(O)/tests/ckpt_tool: tests/ref/ckpt_tool.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(O)/tests/lm_driver: tests/ref/lm_driver.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 $(O)/bench/sgemm: bench/sgemm.c $(LIB)
@@ -111,7 +117,7 @@ deps-check:
 
 # ---- tests ----------------------------------------------------------------
 # check: every suite, plain build then ASan+UBSan build, one summary line.
-check: deps-check
+check: deps-check venv vocab-gpt2
 	@$(MAKE) --no-print-directory all unit fuzz-build
 	@$(MAKE) --no-print-directory SAN=1 O=build/asan BIN=build/asan/bin all unit
 	@tests/run.sh
