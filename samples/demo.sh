@@ -10,6 +10,14 @@ if [ -t 1 ]; then B='\033[1m' N='\033[0m'; else B= N=; fi
 say() { printf "\n${B}\$ %s${N}\n" "$*"; }
 run() { say "$*"; sh -c "$*"; }
 
+# Text: learn a small vocabulary from the sample stories, encode each
+# story (one per paragraph) as a tokens record, and decode it back.
+run "$BIN/tokenize --train --vocab-size 400 -o $OUT/tok.json samples/tokenize-stories.txt"
+run "$BIN/tokenize -m $OUT/tok.json --split blank-line --wrap story samples/tokenize-stories.txt > $OUT/stories.rnl"
+run "$BIN/inspect $OUT/stories.rnl"
+run "$BIN/inspect -r 0 $OUT/stories.rnl | $BIN/tokenize -m $OUT/tok.json -d | head -c 120; echo ..."
+run "$BIN/tokenize -m $OUT/tok.json samples/tokenize-stories.txt | $BIN/tokenize -m $OUT/tok.json -d | cmp - samples/tokenize-stories.txt && echo 'text round trip: identical bytes'"
+
 # NumPy arrays become tensor records; streams concatenate with cat.
 run "$BIN/inspect --from-npy samples/embedding.npy --meta '{\"name\":\"embedding\"}' > $OUT/emb.rnl"
 run "$BIN/inspect --from-npy samples/token-ids.npy --meta '{\"name\":\"ids\"}' > $OUT/ids.rnl"
