@@ -105,6 +105,30 @@ out:
     return rc;
 }
 
+/* After rename(), the new directory entry is durable only once the
+ * directory itself is synced; without this a power cut could bring back
+ * the old name or none. */
+static int sync_dir_of(const char *path, struct rn_err *e)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return rn_err_errno(e, path, "written, but cannot open its directory to sync it");
+    int rc = RN_OK;
+    /* EINVAL: the filesystem cannot sync directories; nothing more to do. */
+    if (fsync(fd) < 0 && errno != EINVAL)
+        rc = rn_err_errno(e, path, "written, but syncing its directory failed");
+    close(fd);
+    return rc;
+}
+
 int rn_outfile_open(struct rn_outfile *o, const char *path, struct rn_err *e)
 {
     memset(o, 0, sizeof *o);
@@ -165,9 +189,10 @@ int rn_outfile_commit(struct rn_outfile *o, struct rn_err *e)
     o->fd = -1;
     if (rc == RN_OK && rename(o->tmp, o->path) < 0)
         rc = rn_err_errno(e, o->path, "cannot rename %s into place", o->tmp);
-    if (rc == RN_OK) {
-        free(o->tmp);
+    else if (rc == RN_OK) {
+        free(o->tmp); /* renamed: nothing left to remove */
         o->tmp = NULL;
+        rc = sync_dir_of(o->path, e);
     }
     rn_outfile_abort(o);
     return rc;

@@ -2,9 +2,9 @@
  * atomically.
  *
  * An rn_outfile writes a named file through a temporary file in the same
- * directory, and rn_outfile_commit fsyncs it and renames it into place, so
- * a crash, a kill -9 or a full disk never leaves a half-written output
- * under the final name. "-" (or NULL) means stdout, written directly.
+ * directory, and rn_outfile_commit fsyncs it, renames it into place and
+ * fsyncs the directory, so a crash, a kill -9 or a full disk never leaves
+ * a half-written output under the final name. "-" (or NULL) means stdout, written directly.
  *
  *     struct rn_outfile o;
  *     if (rn_outfile_open(&o, path, &e) < 0) ...

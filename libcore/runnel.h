@@ -21,5 +21,11 @@
 #include "optim.h"
 #include "mla.h"
 #include "ops_moe.h"
+#include "bpe.h"
+#include "ckpt.h"
+#include "cfg.h"
+#include "img.h"
+#include "video.h"
+#include "draw.h"
 
 #endif
