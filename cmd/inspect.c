@@ -4,7 +4,8 @@
  * numbers run on across files as they would through `cat a b | inspect`.
  * Writes: a listing (text or JSON lines) on stdout; or, with a selection
  * (-r, -k), the selected records as a new stream; or a .npy file
- * (--to-npy); or, with --from-npy, a one-record stream made from a .npy.
+ * (--to-npy) or a PNG of a frame or masks record (--to-png); or, with
+ * --from-npy or --from-png, a one-record stream made from a .npy or an image.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -13,11 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "img.h"
 #include "runnel.h"
 #include "select.h"
+#include "vismeta.h"
 
 enum { OPT_RECORDS = 'r', OPT_KIND = 'k', OPT_OUTPUT = 'o', OPT_JSON = 'j', OPT_LIST = 'l',
-       OPT_CHECK = 'c', OPT_TO_NPY = 256, OPT_FROM_NPY, OPT_META, OPT_NO_VERIFY, OPT_FULL };
+       OPT_CHECK = 'c', OPT_TO_NPY = 256, OPT_FROM_NPY, OPT_META, OPT_NO_VERIFY, OPT_FULL,
+       OPT_TO_PNG, OPT_FROM_PNG };
 
 static const struct rn_option options[] = {
     {"records", 'r', "LIST", "select records by index: N, A-B, A-, -B, comma-separated",
@@ -38,7 +42,12 @@ static const struct rn_option options[] = {
      NULL, OPT_TO_NPY},
     {"from-npy", 0, "FILE", "write a NumPy .npy file as a tensor record stream", RN_COMP_FILE,
      NULL, OPT_FROM_NPY},
-    {"meta", 0, "JSON", "metadata object for --from-npy", RN_COMP_NONE, NULL, OPT_META},
+    {"to-png", 0, "FILE", "write the first selected frame or masks record as a PNG image",
+     RN_COMP_FILE, NULL, OPT_TO_PNG},
+    {"from-png", 0, "FILE", "write an image as a frame record stream (a masks record when "
+     "--meta lists instances)", RN_COMP_FILE, NULL, OPT_FROM_PNG},
+    {"meta", 0, "JSON", "metadata object for --from-npy or --from-png", RN_COMP_NONE, NULL,
+     OPT_META},
     {0},
 };
 
@@ -53,7 +62,8 @@ static const struct rn_program program = {
     "  inspect -r 2-5 data.rnl > part.rnl    keep records 2 to 5\n"
     "  inspect -k masks -l --json data.rnl   list the masks records as JSON\n"
     "  inspect -r 3 --to-npy x.npy data.rnl  record 3 as a NumPy file\n"
-    "  inspect --from-npy x.npy > x.rnl      a NumPy file as a stream",
+    "  inspect --from-npy x.npy > x.rnl      a NumPy file as a stream\n"
+    "  inspect -k frame --to-png f.png v.rnl the first frame as a PNG",
     options, RN_COMP_FILE};
 
 struct cmdline {
@@ -61,6 +71,7 @@ struct cmdline {
     const char *output;       /* -o: NULL is stdout */
     const char *to_npy;
     const char *from_npy;
+    const char *to_png, *from_png;
     const char *meta;         /* --meta for --from-npy; NULL: none */
     int list, json, full, check, no_verify;
 };
@@ -88,17 +99,27 @@ static int parse_args(struct cmdline *c, struct rn_cli *cli)
         case OPT_TO_NPY: c->to_npy = cli->arg; break;
         case OPT_FROM_NPY: c->from_npy = cli->arg; break;
         case OPT_META: c->meta = cli->arg; break;
+        case OPT_TO_PNG: c->to_png = cli->arg; break;
+        case OPT_FROM_PNG: c->from_png = cli->arg; break;
         }
     }
     if (id == RN_CLI_EXIT)
         return id;
     int nfiles = cli->argc - cli->optind;
-    if (c->from_npy && (nfiles || rn_select_active(&c->sel) || c->to_npy || c->check))
-        return rn_cli_usage(cli, "--from-npy takes no FILE, selection, --to-npy or --check");
-    if (c->meta && !c->from_npy)
-        return rn_cli_usage(cli, "--meta only goes with --from-npy");
-    if (c->to_npy && (c->list || c->json || c->check))
-        return rn_cli_usage(cli, "--to-npy cannot be combined with --list, --json or --check");
+    const char *from = c->from_npy ? "--from-npy" : "--from-png";
+    const char *to = c->to_npy ? "--to-npy" : "--to-png";
+    if (c->from_npy && c->from_png)
+        return rn_cli_usage(cli, "--from-npy and --from-png do not go together");
+    if (c->to_npy && c->to_png)
+        return rn_cli_usage(cli, "--to-npy and --to-png do not go together");
+    if ((c->from_npy || c->from_png) &&
+        (nfiles || rn_select_active(&c->sel) || c->to_npy || c->to_png || c->check))
+        return rn_cli_usage(cli, "%s takes no FILE, selection, --to-npy, --to-png or --check",
+                            from);
+    if (c->meta && !c->from_npy && !c->from_png)
+        return rn_cli_usage(cli, "--meta only goes with --from-npy or --from-png");
+    if ((c->to_npy || c->to_png) && (c->list || c->json || c->check))
+        return rn_cli_usage(cli, "%s cannot be combined with --list, --json or --check", to);
     if ((c->json || c->full) && !c->list && rn_select_active(&c->sel))
         c->list = 1; /* --json with a selection can only mean a listing */
     if (c->check && (c->list || c->json))
@@ -154,7 +175,7 @@ static void print_json(const struct rn_record *rec, const char *file)
 
 /* ---- the main loop ------------------------------------------------------ */
 
-enum mode { MODE_LIST, MODE_CHECK, MODE_SELECT, MODE_TO_NPY };
+enum mode { MODE_LIST, MODE_CHECK, MODE_SELECT, MODE_TO_NPY, MODE_TO_PNG };
 
 struct run {
     const struct cmdline *c;
@@ -171,6 +192,27 @@ static int to_npy(struct run *run, const struct rn_record *rec, struct rn_err *e
     int rc = rn_record_tensor(rec, &t, e);
     if (rc == RN_OK)
         rc = rn_npy_write(run->c->to_npy, &t, e);
+    if (rc < 0)
+        rn_err_prefix(e, "record %" PRIu64 ": ", rec->index);
+    return rc;
+}
+
+/* A frame record is an image as it stands; a masks record's N x H x W
+ * payload is a gray image of its N masks stacked top to bottom. */
+static int to_png(struct run *run, const struct rn_record *rec, struct rn_err *e)
+{
+    struct rn_image im;
+    int rc = RN_OK;
+    if (rec->kind == RN_KIND_FRAME)
+        rn_image_view(&im, (int)rec->dims[1], (int)rec->dims[0], (int)rec->dims[2], rec->payload);
+    else if (rec->kind == RN_KIND_MASKS)
+        rn_image_view(&im, (int)rec->dims[2], (int)(rec->dims[0] * rec->dims[1]), 1,
+                      rec->payload);
+    else
+        rc = rn_err_set(e, RN_EFORMAT, run->c->to_png, "a %s record has no PNG form "
+                        "(frame and masks records have)", rn_kind_name(rec->kind));
+    if (rc == RN_OK)
+        rc = rn_image_write(run->c->to_png, &im, RN_IMAGE_PNG, 0, e);
     if (rc < 0)
         rn_err_prefix(e, "record %" PRIu64 ": ", rec->index);
     return rc;
@@ -194,10 +236,11 @@ static int handle(struct run *run, struct rn_record *rec, const char *file, stru
     case MODE_SELECT:
         return selected ? rn_stream_write_record(&run->w, rec, e) : RN_OK;
     case MODE_TO_NPY:
+    case MODE_TO_PNG:
         if (!selected || rec->kind == RN_KIND_END)
             return RN_OK;
         run->done = 1;
-        return to_npy(run, rec, e);
+        return run->mode == MODE_TO_NPY ? to_npy(run, rec, e) : to_png(run, rec, e);
     }
     return RN_OK;
 }
@@ -241,23 +284,66 @@ static void inspect_file(struct run *run, const char *path)
     rn_stream_reader_close(&r);
 }
 
+static int write_one(const struct cmdline *c, int kind, const struct rn_tensor *t,
+                     const char *meta, struct rn_err *e)
+{
+    struct rn_stream_writer w;
+    int rc = rn_stream_writer_open(&w, c->output, e);
+    if (rc == RN_OK) {
+        rc = rn_stream_write(&w, kind, t->dtype, t->rank, t->dims, meta, t->data, t->nbytes, e);
+        if (rc == RN_OK)
+            rc = rn_stream_writer_close(&w, e);
+        else
+            rn_stream_writer_abort(&w);
+    }
+    return rc;
+}
+
 static int from_npy(const struct cmdline *c)
 {
     struct rn_err e = {0};
     struct rn_tensor t = {0};
-    struct rn_stream_writer w;
     if (rn_npy_read(c->from_npy, &t, &e) < 0)
         return rn_report(&e);
-    int rc = rn_stream_writer_open(&w, c->output, &e);
-    if (rc == RN_OK) {
-        rc = rn_stream_write(&w, RN_KIND_TENSOR, t.dtype, t.rank, t.dims, c->meta, t.data,
-                             t.nbytes, &e);
-        if (rc == RN_OK)
-            rc = rn_stream_writer_close(&w, &e);
-        else
-            rn_stream_writer_abort(&w);
-    }
+    int rc = write_one(c, RN_KIND_TENSOR, &t, c->meta, &e);
     rn_tensor_free(&t);
+    return rc < 0 ? rn_report(&e) : RN_EXIT_OK;
+}
+
+/* The inverse of --to-png: --meta listing instances means the (gray)
+ * image holds that many masks stacked top to bottom. */
+static int from_png(const struct cmdline *c)
+{
+    struct rn_err e = {0};
+    struct rn_image im;
+    struct rn_tensor t = {0};
+    if (rn_image_read(c->from_png, &im, &e) < 0)
+        return rn_report(&e);
+    cJSON *m = c->meta ? cJSON_Parse(c->meta) : NULL;
+    int masks = cJSON_GetObjectItemCaseSensitive(m, "instances") != NULL;
+    cJSON_Delete(m);
+    struct rn_instance *inst = NULL;
+    int64_t frame, n = 1;
+    int ni = 0, rc = RN_OK;
+    char *meta = NULL;
+    if (masks && (rc = rn_masks_meta_parse(c->meta, &frame, &inst, &ni, -1, &e)) == RN_OK) {
+        n = ni;
+        if (im.c != 1 || n < 1 || im.h % n)
+            rc = rn_err_set(&e, RN_EFORMAT, c->from_png, "a masks image must be gray and hold "
+                            "the %d listed masks stacked (height %d)", ni, im.h);
+    } else if (!masks && !c->meta) {
+        struct rn_frame_info fi = {.t = -1};
+        snprintf(fi.source, sizeof fi.source, "%s", c->from_png);
+        meta = rn_frame_meta_format(&fi);
+    }
+    int64_t dims[3] = {im.h, im.w, im.c};
+    if (masks)
+        dims[0] = n, dims[1] = im.h / n, dims[2] = im.w;
+    if (rc == RN_OK && (rc = rn_tensor_view(&t, RN_DTYPE_U8, 3, dims, im.data, &e)) == RN_OK)
+        rc = write_one(c, masks ? RN_KIND_MASKS : RN_KIND_FRAME, &t, meta ? meta : c->meta, &e);
+    free(inst);
+    free(meta);
+    rn_image_free(&im);
     return rc < 0 ? rn_report(&e) : RN_EXIT_OK;
 }
 
@@ -272,14 +358,15 @@ int main(int argc, char **argv)
         return cli.status;
     }
     int status;
-    int writes_stream = c.from_npy || (rn_select_active(&c.sel) && !c.list && !c.to_npy && !c.check);
+    int writes_stream = c.from_npy || c.from_png ||
+                        (rn_select_active(&c.sel) && !c.list && !c.to_npy && !c.to_png && !c.check);
     if (writes_stream && !c.output && isatty(1)) {
         rn_select_free(&c.sel);
         return rn_cli_usage(&cli, "refusing to write a binary stream to a terminal "
                                   "(use -o FILE or a pipe)") == RN_CLI_EXIT ? cli.status : 2;
     }
-    if (c.from_npy) {
-        status = from_npy(&c);
+    if (c.from_npy || c.from_png) {
+        status = c.from_npy ? from_npy(&c) : from_png(&c);
         rn_select_free(&c.sel);
         return status ? status : rn_close_stdout();
     }
@@ -289,6 +376,8 @@ int main(int argc, char **argv)
         run.mode = MODE_CHECK;
     else if (c.to_npy)
         run.mode = MODE_TO_NPY;
+    else if (c.to_png)
+        run.mode = MODE_TO_PNG;
     else if (writes_stream)
         run.mode = MODE_SELECT;
     struct rn_err e = {0};
@@ -316,8 +405,10 @@ int main(int argc, char **argv)
         else if (rn_stream_writer_close(&run.w, &e) < 0)
             run.status = rn_report(&e);
     }
-    if (run.mode == MODE_TO_NPY && !run.done && run.status == RN_EXIT_OK) {
-        rn_err_set(&e, RN_EFORMAT, "", "no record selected for --to-npy");
+    if ((run.mode == MODE_TO_NPY || run.mode == MODE_TO_PNG) && !run.done &&
+        run.status == RN_EXIT_OK) {
+        rn_err_set(&e, RN_EFORMAT, "", "no record selected for %s",
+                   run.mode == MODE_TO_NPY ? "--to-npy" : "--to-png");
         run.status = rn_report(&e);
     }
     rn_select_free(&c.sel);

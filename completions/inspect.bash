@@ -20,12 +20,18 @@ _runnel_inspect()
         --from-npy)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
+        --to-png)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --from-png)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
         --meta)
             COMPREPLY=()
             return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W " -r --records -k --kind -o --output -l --list -j --json --full -c --check --no-verify --to-npy --from-npy --meta -h --help -V --version -q --quiet -v --verbose --log-json " -- "$cur"))
+        COMPREPLY=($(compgen -W " -r --records -k --kind -o --output -l --list -j --json --full -c --check --no-verify --to-npy --from-npy --to-png --from-png --meta -h --help -V --version -q --quiet -v --verbose --log-json " -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))

@@ -54,4 +54,10 @@ void rn_image_view(struct rn_image *im, int w, int h, int c, uint8_t *data);
 /* Release owned pixels and zero im; NULL is a no-op. */
 void rn_image_free(struct rn_image *im);
 
+/* Turn src by an EXIF orientation code into a new owned image dst (1: as
+ * stored; 3: rotate 180 degrees; 6: 90 clockwise; 8: 90 counter-clockwise;
+ * 2, 4, 5, 7: their mirrored forms). Codes outside 1..8 are RN_EUSAGE. */
+int rn_image_orient(const struct rn_image *src, int orientation, struct rn_image *dst,
+                    struct rn_err *e);
+
 #endif
