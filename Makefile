@@ -159,6 +159,7 @@ build/vocab/gpt2.tiktoken:
 # ---- demo, install, bench -------------------------------------------------
 demo: deps-build all
 	@samples/demo.sh
+	@samples/demo-vision.sh
 
 bench: all
 	@for b in bench/*.sh; do echo "== $$b"; $$b || exit 1; done
