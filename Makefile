@@ -87,26 +87,18 @@ $(O)/tests/%: tests/unit/%.c $(LIB)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $< $(LIB) -o $@ $(LDLIBS) $(TEST_LIBS)
 
-# Helper programs of the reference (parity) tests and of the benchmarks.
-REF_PROGS := $(O)/tests/ops_driver $(O)/tests/lm_driver $(O)/tests/ckpt_tool
-$(O)/tests/ops_driver: tests/ref/ops_driver.c $(LIB)
+# Helper programs of the reference (parity) tests and of the benchmarks:
+# every tests/ref/*.c and bench/*.c is one program.
+REF_PROGS   := $(patsubst tests/ref/%.c,$(O)/tests/%,$(wildcard tests/ref/*.c))
+BENCH_PROGS := $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/*.c))
+$(O)/tests/%: tests/ref/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(O)/tests/ckpt_tool: tests/ref/ckpt_tool.c $(LIB)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(O)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(O)/tests/lm_driver: tests/ref/lm_driver.c $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(O)/bench/sgemm: bench/sgemm.c $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(O)/bench/train_lm: bench/train_lm.c $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(O)/bench/stream_gen: bench/stream_gen.c $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
 unit: $(UNITS) $(REF_PROGS)
 
@@ -161,7 +153,7 @@ demo: deps-build all
 	@samples/demo.sh
 	@samples/demo-vision.sh
 
-bench: all
+bench: all $(BENCH_PROGS)
 	@for b in bench/*.sh; do echo "== $$b"; $$b || exit 1; done
 
 completions: all
