@@ -138,8 +138,29 @@ int rn_outfile_open(struct rn_outfile *o, const char *path, struct rn_err *e)
         o->name = "stdout";
         return RN_OK;
     }
+    /* A device, FIFO or socket (/dev/null, a named pipe) is written in
+     * place: renaming a file over it would replace the device itself. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode))
+            return rn_err_set(e, RN_EIO, path, "is a directory");
+        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0)
+            return rn_err_errno(e, path, "cannot open output");
+        o->name = path;
+        o->special = 1;
+        return RN_OK;
+    }
+    /* Through a symlink, replace the file it points to, not the link. */
+    char *real = NULL;
+    struct stat lst;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+        real = realpath(path, NULL);
+    if (real)
+        path = real;
     size_t n = strlen(path);
     o->path = strdup(path);
+    free(real);
     o->tmp = malloc(n + 16);
     if (!o->path || !o->tmp) {
         rn_outfile_abort(o);
@@ -176,6 +197,13 @@ int rn_outfile_write(struct rn_outfile *o, const void *buf, size_t n, struct rn_
 int rn_outfile_commit(struct rn_outfile *o, struct rn_err *e)
 {
     int rc = RN_OK;
+    if (o->special) {
+        if (close(o->fd) < 0)
+            rc = rn_err_errno(e, o->name, "cannot close output");
+        memset(o, 0, sizeof *o);
+        o->fd = -1;
+        return rc;
+    }
     if (!o->path) {
         /* stdout: every write was already checked; the binary checks the
          * final close (rn_close_stdout). */
@@ -202,7 +230,7 @@ void rn_outfile_abort(struct rn_outfile *o)
 {
     if (!o)
         return;
-    if (o->path && o->fd >= 0)
+    if ((o->path || o->special) && o->fd >= 0)
         close(o->fd);
     if (o->tmp)
         unlink(o->tmp);

@@ -4,7 +4,10 @@
  * An rn_outfile writes a named file through a temporary file in the same
  * directory, and rn_outfile_commit fsyncs it, renames it into place and
  * fsyncs the directory, so a crash, a kill -9 or a full disk never leaves
- * a half-written output under the final name. "-" (or NULL) means stdout, written directly.
+ * a half-written output under the final name. "-" (or NULL) means stdout,
+ * written directly; so are devices and FIFOs (/dev/null, a named pipe),
+ * which a rename would replace. Through a symlink, the file it points to is
+ * replaced and the link kept.
  *
  *     struct rn_outfile o;
  *     if (rn_outfile_open(&o, path, &e) < 0) ...
@@ -38,6 +41,7 @@ struct rn_outfile {
     char *path;       /* final name; NULL for stdout */
     char *tmp;        /* temporary name while writing; NULL for stdout */
     const char *name; /* for messages: path or "stdout" */
+    int special;      /* a device or FIFO, written in place */
 };
 
 int rn_outfile_open(struct rn_outfile *o, const char *path, struct rn_err *e);

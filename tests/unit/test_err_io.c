@@ -107,6 +107,46 @@ static void test_outfile_errors(void **state)
     }
 }
 
+static void test_outfile_special_files(void **state)
+{
+    (void)state;
+    struct rn_outfile o;
+    struct rn_err e = {0};
+    struct stat st;
+    /* /dev/null must stay a device: a rename over it would replace it. */
+    assert_int_equal(rn_outfile_open(&o, "/dev/null", &e), RN_OK);
+    assert_int_equal(rn_outfile_write(&o, "x", 1, &e), RN_OK);
+    assert_int_equal(rn_outfile_commit(&o, &e), RN_OK);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    /* A symlink is kept; the file it points to gets the new contents. */
+    char dir[] = "/tmp/rn_io_ln_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char target[128], link[128];
+    snprintf(target, sizeof target, "%s/target", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    FILE *f = fopen(target, "w");
+    fputs("old", f);
+    fclose(f);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(rn_outfile_open(&o, link, &e), RN_OK);
+    assert_int_equal(rn_outfile_write(&o, "new", 3, &e), RN_OK);
+    assert_int_equal(rn_outfile_commit(&o, &e), RN_OK);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    char *data;
+    size_t len;
+    assert_int_equal(rn_read_file(target, 100, &data, &len, &e), RN_OK);
+    assert_string_equal(data, "new");
+    free(data);
+    /* A directory is refused by name. */
+    assert_int_equal(rn_outfile_open(&o, dir, &e), RN_EIO);
+    assert_non_null(strstr(e.msg, "is a directory"));
+    unlink(link);
+    unlink(target);
+    rmdir(dir);
+}
+
 static void test_read_file_limits(void **state)
 {
     (void)state;
@@ -153,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_err_errno),
         cmocka_unit_test(test_outfile_commit_and_abort),
         cmocka_unit_test(test_outfile_errors),
+        cmocka_unit_test(test_outfile_special_files),
         cmocka_unit_test(test_read_file_limits),
         cmocka_unit_test(test_read_full_pipe),
     };
