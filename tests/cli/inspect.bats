@@ -210,3 +210,14 @@ assert o["status"] == "I/O error", o'
     run bash -c "'$I' -q '$D/tensor-f32.rnl' 2>&1 >/dev/null"
     [ -z "$output" ]
 }
+
+@test "-o /dev/null writes into the device instead of replacing it" {
+    "$I" -r 0 -o /dev/null "$D/tensor-f32.rnl"
+    [ -c /dev/null ]
+    mkfifo "$T/fifo"
+    ( "$I" --json "$T/fifo" > "$T/listed" ) &
+    "$I" -r 0 -o "$T/fifo" "$D/tensor-f32.rnl"
+    wait
+    [ -p "$T/fifo" ]
+    grep -q '"kind":"tensor"' "$T/listed"
+}
