@@ -34,38 +34,12 @@ const struct rn_cfg_field *rn_cfg_find(const struct rn_cfg_table *t, const char 
     return NULL;
 }
 
-/* Edit distance on short names; long input is never close to anything. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 99;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 const char *rn_cfg_closest(const struct rn_cfg_table *t, const char *name)
 {
     const char *best = NULL;
     size_t bestd = (size_t)-1;
     for (const struct rn_cfg_field *f = t->fields; name && f->name; f++) {
-        size_t d = edit_distance(name, f->name);
+        size_t d = rn_edit_distance(name, f->name);
         if (d < bestd) {
             bestd = d;
             best = f->name;

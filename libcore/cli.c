@@ -60,8 +60,7 @@ int rn_cli_usage(struct rn_cli *cli, const char *fmt, ...)
     return RN_CLI_EXIT;
 }
 
-/* Edit distance, for suggesting the closest option name. */
-static size_t edit_distance(const char *a, const char *b)
+size_t rn_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
@@ -111,7 +110,7 @@ static const char *closest_option(const struct rn_program *prog, const char *nam
     const struct rn_option *tabs[] = {prog->options, common_opts};
     for (int t = 0; t < 2; t++)
         for (const struct rn_option *o = tabs[t]; o && o->name; o++) {
-            size_t d = edit_distance(buf, o->name);
+            size_t d = rn_edit_distance(buf, o->name);
             if (d < bestd) {
                 bestd = d;
                 best = o->name;

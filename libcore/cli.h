@@ -28,6 +28,7 @@
 #ifndef RN_CLI_H
 #define RN_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -96,6 +97,10 @@ int rn_cli_usage(struct rn_cli *cli, const char *fmt, ...) __attribute__((format
  * naming the option and return RN_CLI_EXIT, else 0. */
 int rn_cli_int(struct rn_cli *cli, long long min, long long max, long long *out);
 int rn_cli_double(struct rn_cli *cli, double min, double max, double *out);
+
+/* Levenshtein distance between two short names (99 when either passes 64
+ * characters), for "did you mean ...?" suggestions. */
+size_t rn_edit_distance(const char *a, const char *b);
 
 /* The program name set by rn_cli_init ("runnel" before). */
 const char *rn_progname(void);
