@@ -426,11 +426,8 @@ int main(int argc, char **argv)
     rn_cli_init(&cli, &program, argc, argv);
     if (parse_args(&c, &cli) == RN_CLI_EXIT)
         return cli.status;
-    if (!c.output && isatty(1)) {
-        rn_cli_usage(&cli, "refusing to write a binary stream to a terminal "
-                           "(use -o FILE or a pipe)");
+    if (rn_cli_refuse_tty(&cli, c.output) == RN_CLI_EXIT)
         return cli.status;
-    }
     /* Ctrl-C ends a camera run cleanly: the stream still gets its END
      * record, the video its trailer. */
     struct sigaction sa = {.sa_handler = on_signal};

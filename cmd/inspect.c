@@ -360,10 +360,9 @@ int main(int argc, char **argv)
     int status;
     int writes_stream = c.from_npy || c.from_png ||
                         (rn_select_active(&c.sel) && !c.list && !c.to_npy && !c.to_png && !c.check);
-    if (writes_stream && !c.output && isatty(1)) {
+    if (writes_stream && rn_cli_refuse_tty(&cli, c.output) == RN_CLI_EXIT) {
         rn_select_free(&c.sel);
-        return rn_cli_usage(&cli, "refusing to write a binary stream to a terminal "
-                                  "(use -o FILE or a pipe)") == RN_CLI_EXIT ? cli.status : 2;
+        return cli.status;
     }
     if (c.from_npy || c.from_png) {
         status = c.from_npy ? from_npy(&c) : from_png(&c);

@@ -287,11 +287,8 @@ int main(int argc, char **argv)
     rn_cli_init(&cli, &program, argc, argv);
     if (parse_args(&c, &cli) == RN_CLI_EXIT)
         return cli.status;
-    if (!c.output && isatty(1)) {
-        rn_cli_usage(&cli, "refusing to write a binary stream to a terminal "
-                           "(use -o FILE or a pipe)");
+    if (rn_cli_refuse_tty(&cli, c.output) == RN_CLI_EXIT)
         return cli.status;
-    }
     struct run r = {.c = &c};
     struct rn_err e = {0};
     int rc = c.output ? rn_video_writer_open(&r.vw, c.output, &c.wo, &e)

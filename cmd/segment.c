@@ -478,10 +478,8 @@ int main(int argc, char **argv)
         rn_seg_prompts_free(&c.prompts);
         return cli.status;
     }
-    if (!c.output && isatty(1)) {
+    if (rn_cli_refuse_tty(&cli, c.output) == RN_CLI_EXIT) {
         rn_seg_prompts_free(&c.prompts);
-        rn_cli_usage(&cli, "refusing to write a binary stream to a terminal (use -o FILE or "
-                           "a pipe)");
         return cli.status;
     }
     struct run r = {.c = &c};

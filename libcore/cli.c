@@ -298,6 +298,14 @@ int rn_cli_next(struct rn_cli *cli)
     }
 }
 
+int rn_cli_refuse_tty(struct rn_cli *cli, const char *output)
+{
+    if ((output && strcmp(output, "-") != 0) || !isatty(1))
+        return 0;
+    return rn_cli_usage(cli, "refusing to write a binary stream to a terminal "
+                             "(use -o FILE or a pipe)");
+}
+
 int rn_cli_int(struct rn_cli *cli, long long min, long long max, long long *out)
 {
     const char *s = cli->arg ? cli->arg : "";

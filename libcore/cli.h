@@ -93,6 +93,10 @@ int rn_cli_next(struct rn_cli *cli);
  * cli->status = 2 and return RN_CLI_EXIT. */
 int rn_cli_usage(struct rn_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* When a binary stream would go to a terminal (output is NULL or "-" and
+ * stdout is a tty), print a usage error and return RN_CLI_EXIT; else 0. */
+int rn_cli_refuse_tty(struct rn_cli *cli, const char *output);
+
 /* Parse cli->arg as a number in [min, max]; on failure print a usage error
  * naming the option and return RN_CLI_EXIT, else 0. */
 int rn_cli_int(struct rn_cli *cli, long long min, long long max, long long *out);

@@ -221,3 +221,14 @@ assert o["status"] == "I/O error", o'
     [ -p "$T/fifo" ]
     grep -q '"kind":"tensor"' "$T/listed"
 }
+
+@test "a binary stream is never written to a terminal" {
+    command -v script
+    run script -qec "'$I' -r 0 '$D/tensor-f32.rnl'" /dev/null
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"refusing to write a binary stream to a terminal"* ]]
+    # a listing is text, and goes to the terminal
+    run script -qec "'$I' '$D/tensor-f32.rnl'" /dev/null
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"tensor"* ]]
+}
