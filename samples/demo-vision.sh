@@ -4,12 +4,7 @@
 # is built) a photo segmented from a box and drawn. Run from the top of the
 # source tree after `make`; outputs go to $DEMO_DIR (build/demo).
 set -eu
-BIN=${RUNNEL_BIN:-bin}
-OUT=${DEMO_DIR:-build/demo}
-mkdir -p "$OUT"
-if [ -t 1 ]; then B='\033[1m' N='\033[0m'; else B= N=; fi
-say() { printf "\n${B}\$ %s${N}\n" "$*"; }
-run() { say "$*"; sh -c "$*"; }
+. "$(dirname "$0")/demo-lib.sh"
 
 # A video becomes frame records, one per picture, with index, time and rate.
 run "$BIN/frames samples/vtest.mp4 --count 3 | $BIN/inspect"

@@ -3,12 +3,7 @@
 # look inside it, take it apart and put it back together. Run from the
 # top of the source tree after `make`.
 set -eu
-BIN=${RUNNEL_BIN:-bin}
-OUT=${DEMO_DIR:-build/demo}
-mkdir -p "$OUT"
-if [ -t 1 ]; then B='\033[1m' N='\033[0m'; else B= N=; fi
-say() { printf "\n${B}\$ %s${N}\n" "$*"; }
-run() { say "$*"; sh -c "$*"; }
+. "$(dirname "$0")/demo-lib.sh"
 
 # Text: learn a small vocabulary from the sample stories, encode each
 # story (one per paragraph) as a tokens record, and decode it back.
