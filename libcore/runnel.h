@@ -21,6 +21,7 @@
 #include "optim.h"
 #include "mla.h"
 #include "ops_moe.h"
+#include "lm.h"
 #include "bpe.h"
 #include "ckpt.h"
 #include "cfg.h"
