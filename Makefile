@@ -151,6 +151,7 @@ build/vocab/gpt2.tiktoken:
 # ---- demo, install, bench -------------------------------------------------
 demo: deps-build all
 	@samples/demo.sh
+	@samples/demo-train.sh
 	@samples/demo-vision.sh
 
 bench: all $(BENCH_PROGS)

@@ -22,6 +22,7 @@
 #include "mla.h"
 #include "ops_moe.h"
 #include "lm.h"
+#include "trainer.h"
 #include "bpe.h"
 #include "ckpt.h"
 #include "cfg.h"
