@@ -156,10 +156,9 @@ int rn_outfile_open(struct rn_outfile *o, const char *path, struct rn_err *e)
     struct stat lst;
     if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
         real = realpath(path, NULL);
-    if (real)
-        path = real;
-    size_t n = strlen(path);
-    o->path = strdup(path);
+    const char *target = real ? real : path;
+    size_t n = strlen(target);
+    o->path = strdup(target);
     free(real);
     o->tmp = malloc(n + 16);
     if (!o->path || !o->tmp) {
@@ -169,7 +168,7 @@ int rn_outfile_open(struct rn_outfile *o, const char *path, struct rn_err *e)
     o->name = o->path;
     /* The temporary file lives beside the target so rename() stays on one
      * filesystem and is atomic. */
-    snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", o->path);
     o->fd = mkostemp(o->tmp, O_CLOEXEC);
     if (o->fd < 0) {
         int rc = rn_err_errno(e, path, "cannot create output");
