@@ -118,13 +118,16 @@ check: deps-check venv vocab-gpt2
 	@tests/run.sh
 
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-# The fuzz targets link only the modules the stream reader needs.
-FUZZ_LIB := $(addprefix libcore/,err.c io.c crc32c.c stream.c tensor.c)
+# The fuzz targets link only the modules of the readers they exercise.
+FUZZ_LIB := $(addprefix libcore/,err.c io.c crc32c.c stream.c tensor.c img.c img_png.c \
+            img_jpeg.c img_pnm.c)
+FUZZ_PKGS := libcjson libpng libjpeg
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard libcore/*.h)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -Ilibcore $$(pkg-config --cflags libcjson) $< $(FUZZ_LIB) -o $@ \
-	    $$(pkg-config --libs libcjson) -lm
+	$(call say,FUZZ,$<)
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Ilibcore $$(pkg-config --cflags $(FUZZ_PKGS)) $< $(FUZZ_LIB) -o $@ \
+	    $$(pkg-config --libs $(FUZZ_PKGS)) -lm
 fuzz-build: $(FUZZ_BIN)
 
 # fuzz: a bounded coverage-guided run of every fuzz target (FUZZ_SECONDS each).
