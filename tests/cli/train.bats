@@ -284,8 +284,7 @@ print("ok")' "$T/log"
 @test "the man page's examples run (on a smaller model)" {
     cd "$T"
     mkdir samples bin
-    cp "$ROOT/samples/tiny.yaml" "$ROOT/samples/tokenize-stories.txt" samples/
-    cp samples/tokenize-stories.txt corpus.txt
+    cp "$ROOT/samples/tiny.yaml" "$ROOT/samples/gen-stories.awk" samples/
     # train as the examples call it, with a tiny model and 2 steps appended
     # (the last value of a flag wins)
     cat > bin/train <<SH
