@@ -211,9 +211,9 @@ assert o["status"] == "I/O error", o'
     [ -z "$output" ]
 }
 
-@test "-o /dev/null writes into the device instead of replacing it" {
-    "$I" -r 0 -o /dev/null "$D/tensor-f32.rnl"
-    [ -c /dev/null ]
+@test "-o FIFO writes into the pipe instead of replacing it (as for /dev/null)" {
+    # A FIFO takes the same path as a device; testing on /dev/null itself
+    # would break the machine if the behaviour ever regressed.
     mkfifo "$T/fifo"
     ( "$I" --json "$T/fifo" > "$T/listed" ) &
     "$I" -r 0 -o "$T/fifo" "$D/tensor-f32.rnl"

@@ -113,12 +113,28 @@ static void test_outfile_special_files(void **state)
     struct rn_outfile o;
     struct rn_err e = {0};
     struct stat st;
-    /* /dev/null must stay a device: a rename over it would replace it. */
-    assert_int_equal(rn_outfile_open(&o, "/dev/null", &e), RN_OK);
+    /* A FIFO (like a device such as /dev/null: the same code path) must
+     * stay what it is: a rename over it would replace it with a file. A
+     * FIFO in a temporary directory keeps a regression from breaking the
+     * machine's /dev/null. */
+    char fdir[] = "/tmp/rn_io_fifo_XXXXXX";
+    assert_non_null(mkdtemp(fdir));
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo", fdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK); /* a reader, so opening for writing succeeds */
+    assert_true(rd >= 0);
+    assert_int_equal(rn_outfile_open(&o, fifo, &e), RN_OK);
     assert_int_equal(rn_outfile_write(&o, "x", 1, &e), RN_OK);
     assert_int_equal(rn_outfile_commit(&o, &e), RN_OK);
-    assert_int_equal(stat("/dev/null", &st), 0);
-    assert_true(S_ISCHR(st.st_mode));
+    char got = 0;
+    assert_int_equal(read(rd, &got, 1), 1);
+    assert_int_equal(got, 'x');
+    close(rd);
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    unlink(fifo);
+    rmdir(fdir);
     /* A symlink is kept; the file it points to gets the new contents. */
     char dir[] = "/tmp/rn_io_ln_XXXXXX";
     assert_non_null(mkdtemp(dir));
