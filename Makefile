@@ -154,8 +154,8 @@ build/vocab/gpt2.tiktoken:
 # ---- demo, install, bench -------------------------------------------------
 demo: deps-build all
 	@samples/demo.sh
-	@samples/demo-train.sh
 	@samples/demo-vision.sh
+	@samples/demo-train.sh
 
 bench: all $(BENCH_PROGS)
 	@for b in bench/*.sh; do echo "== $$b"; $$b || exit 1; done
