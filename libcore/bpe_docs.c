@@ -81,17 +81,7 @@ int rn_bpe_record_ids(const struct rn_bpe *b, const struct rn_record *rec, struc
                           rec->index, rn_dtype_name(t.dtype));
     int64_t n = rn_tensor_numel(&t);
     for (int64_t i = 0; i < n && rc == RN_OK; i++) {
-        int64_t v;
-        switch (t.dtype) {
-        case RN_DTYPE_U8: v = ((const uint8_t *)t.data)[i]; break;
-        case RN_DTYPE_I8: v = ((const int8_t *)t.data)[i]; break;
-        case RN_DTYPE_U16: v = ((const uint16_t *)t.data)[i]; break;
-        case RN_DTYPE_I16: v = ((const int16_t *)t.data)[i]; break;
-        case RN_DTYPE_U32: v = ((const uint32_t *)t.data)[i]; break;
-        case RN_DTYPE_I32: v = ((const int32_t *)t.data)[i]; break;
-        case RN_DTYPE_U64: v = ((const uint64_t *)t.data)[i] > INT32_MAX ? -1 : (int64_t)((const uint64_t *)t.data)[i]; break;
-        default: v = ((const int64_t *)t.data)[i]; break;
-        }
+        int64_t v = rn_tensor_int_at(&t, i);
         if (v < INT32_MIN || v > INT32_MAX || (b && (v < 0 || v >= b->n_vocab)))
             return rn_err_set(e, RN_EFORMAT, NULL,
                               "record %" PRIu64 ": token %" PRId64 ": id %" PRId64

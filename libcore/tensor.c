@@ -256,6 +256,25 @@ int64_t rn_tensor_numel(const struct rn_tensor *t)
     return n;
 }
 
+int64_t rn_tensor_int_at(const struct rn_tensor *t, int64_t i)
+{
+    RN_ASSERT(rn_dtype_is_int(t->dtype) && i >= 0);
+    const void *d = t->data;
+    switch (t->dtype) {
+    case RN_DTYPE_U8: return ((const uint8_t *)d)[i];
+    case RN_DTYPE_I8: return ((const int8_t *)d)[i];
+    case RN_DTYPE_U16: return ((const uint16_t *)d)[i];
+    case RN_DTYPE_I16: return ((const int16_t *)d)[i];
+    case RN_DTYPE_U32: return ((const uint32_t *)d)[i];
+    case RN_DTYPE_I32: return ((const int32_t *)d)[i];
+    case RN_DTYPE_U64: {
+        uint64_t u = ((const uint64_t *)d)[i];
+        return u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+    }
+    default: return ((const int64_t *)d)[i];
+    }
+}
+
 /* ---- half precision ------------------------------------------------------ */
 
 static uint32_t f32_bits(float f)

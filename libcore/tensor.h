@@ -87,6 +87,9 @@ int rn_tensor_view(struct rn_tensor *t, int dtype, int rank, const int64_t *dims
 void rn_tensor_free(struct rn_tensor *t);
 /* Elements of t; 0 for NULL or an empty (zeroed or freed) tensor. */
 int64_t rn_tensor_numel(const struct rn_tensor *t);
+/* Element i of an integer tensor, widened to int64 (u64 values past
+ * INT64_MAX saturate to it, so range checks still reject them). */
+int64_t rn_tensor_int_at(const struct rn_tensor *t, int64_t i);
 
 /* IEEE half and bfloat16 conversions (round to nearest even; NaN kept). */
 float rn_f16_to_f32(uint16_t h);

@@ -70,21 +70,7 @@ int rn_train_data_add(struct rn_train_data *d, const struct rn_record *rec, int6
     if ((rc = reserve(d, d->n + n, e)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        int64_t v;
-        switch (t.dtype) {
-        case RN_DTYPE_U8: v = ((const uint8_t *)t.data)[i]; break;
-        case RN_DTYPE_I8: v = ((const int8_t *)t.data)[i]; break;
-        case RN_DTYPE_U16: v = ((const uint16_t *)t.data)[i]; break;
-        case RN_DTYPE_I16: v = ((const int16_t *)t.data)[i]; break;
-        case RN_DTYPE_U32: v = ((const uint32_t *)t.data)[i]; break;
-        case RN_DTYPE_I32: v = ((const int32_t *)t.data)[i]; break;
-        case RN_DTYPE_U64: {
-            uint64_t u = ((const uint64_t *)t.data)[i];
-            v = u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
-            break;
-        }
-        default: v = ((const int64_t *)t.data)[i]; break;
-        }
+        int64_t v = rn_tensor_int_at(&t, (int64_t)i);
         if (v < 0 || v >= vocab_size)
             return rn_err_set(e, RN_EFORMAT, name,
                               "record %" PRIu64 ": token %zu: id %" PRId64

@@ -480,6 +480,32 @@ static void test_bf16(void **state)
     }
 }
 
+static void test_int_at_widens_every_integer_dtype(void **state)
+{
+    (void)state;
+    struct rn_tensor t;
+    int64_t d1[1] = {2};
+    uint8_t u8[2] = {0, 255};
+    int8_t i8[2] = {-128, 127};
+    uint16_t u16[2] = {0, 65535};
+    int16_t i16[2] = {-32768, 32767};
+    uint32_t u32[2] = {0, 4294967295u};
+    int32_t i32[2] = {INT32_MIN, INT32_MAX};
+    uint64_t u64[2] = {7, UINT64_MAX};
+    int64_t i64[2] = {INT64_MIN, INT64_MAX};
+    struct { int dt; void *p; int64_t lo, hi; } c[] = {
+        {RN_DTYPE_U8, u8, 0, 255},           {RN_DTYPE_I8, i8, -128, 127},
+        {RN_DTYPE_U16, u16, 0, 65535},       {RN_DTYPE_I16, i16, -32768, 32767},
+        {RN_DTYPE_U32, u32, 0, 4294967295LL}, {RN_DTYPE_I32, i32, INT32_MIN, INT32_MAX},
+        {RN_DTYPE_U64, u64, 7, INT64_MAX},   {RN_DTYPE_I64, i64, INT64_MIN, INT64_MAX},
+    };
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        assert_int_equal(rn_tensor_view(&t, c[k].dt, 1, d1, c[k].p, NULL), RN_OK);
+        assert_true(rn_tensor_int_at(&t, 0) == c[k].lo);
+        assert_true(rn_tensor_int_at(&t, 1) == c[k].hi);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_f16_known),
         cmocka_unit_test(test_f16_rounding_sweep),
         cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_int_at_widens_every_integer_dtype),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
 }
