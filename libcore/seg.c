@@ -381,6 +381,22 @@ static int init_models(struct seg *S, struct rn_err *e)
 
 /* One hard-EM step on the grid: each cell to its label's most likely
  * component, then refit both models. */
+/* Refit the object and background models from their statistics; a model
+ * whose statistics hold no sample keeps its current fit. */
+static int refit_models(struct seg *S, const struct rn_gmm_stats *sf,
+                        const struct rn_gmm_stats *sb, struct rn_err *e)
+{
+    double nf = 0, nb = 0;
+    for (int c = 0; c < RN_GMM_MAX_K; c++)
+        nf += sf->n[c], nb += sb->n[c];
+    int rc = RN_OK;
+    if (nf > 0)
+        rc = rn_gmm_from_stats(&S->fg, sf, e);
+    if (rc == RN_OK && nb > 0)
+        rc = rn_gmm_from_stats(&S->bg, sb, e);
+    return rc;
+}
+
 static int learn(struct seg *S, struct rn_err *e)
 {
     struct rn_gmm_stats sf, sb;
@@ -409,15 +425,7 @@ static int learn(struct seg *S, struct rn_err *e)
     }
     /* A label the last cut left empty keeps its model: the next cut can
      * still bring pixels back to it. */
-    double nf = 0, nb = 0;
-    for (int c = 0; c < RN_GMM_MAX_K; c++)
-        nf += sf.n[c], nb += sb.n[c];
-    int rc = RN_OK;
-    if (nf > 0)
-        rc = rn_gmm_from_stats(&S->fg, &sf, e);
-    if (rc == RN_OK && nb > 0)
-        rc = rn_gmm_from_stats(&S->bg, &sb, e);
-    return rc;
+    return refit_models(S, &sf, &sb, e);
 }
 
 /* Number the free cells; fixed cells' links become terminal capacities
@@ -611,15 +619,7 @@ static int refit_full(struct seg *S, const uint8_t *mask, struct rn_err *e)
                 rn_gmm_stats_add_w(&sb, rn_gmm_component(&S->bg, z), z, wt);
         }
     /* A model without samples here (a sliver of object) keeps its fit. */
-    double nf = 0, nb = 0;
-    for (int c = 0; c < RN_GMM_MAX_K; c++)
-        nf += sf.n[c], nb += sb.n[c];
-    int rc = RN_OK;
-    if (nf > 0)
-        rc = rn_gmm_from_stats(&S->fg, &sf, e);
-    if (rc == RN_OK && nb > 0)
-        rc = rn_gmm_from_stats(&S->bg, &sb, e);
-    return rc;
+    return refit_models(S, &sf, &sb, e);
 }
 
 /* beta at full resolution, from right and down pairs on every s-th row. */
