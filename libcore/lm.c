@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carve.h"
 #include "lm_private.h"
 #include "ops_moe.h"
 #include "tensor.h"
@@ -229,19 +230,6 @@ struct rn_lm_state {
     float drop_emb;
 };
 
-#define SLICE(n) (((size_t)(n) + 15) & ~(size_t)15)
-
-struct carve {
-    float *base;
-    size_t used;
-};
-
-static void *take(struct carve *cv, size_t n)
-{
-    float *p = cv->base ? cv->base + cv->used : NULL;
-    cv->used += SLICE(n);
-    return p;
-}
 
 static struct rn_mla_config mla_cfg(const struct rn_lm_config *c, float dropout)
 {
@@ -252,7 +240,7 @@ static struct rn_mla_config mla_cfg(const struct rn_lm_config *c, float dropout)
 
 /* Carves every activation and scratch buffer for B x T (all levels sized
  * for the full N); with cv->base == NULL only counts. */
-static void carve_state(struct rn_lm_state *st, struct carve *cv, const struct rn_lm_config *c,
+static void carve_state(struct rn_lm_state *st, struct rn_carve *cv, const struct rn_lm_config *c,
                         int B, int T)
 {
     const size_t N = (size_t)B * T, C = c->n_embd, E = c->n_experts,
@@ -261,56 +249,74 @@ static void carve_state(struct rn_lm_state *st, struct carve *cv, const struct r
                  D = c->multi_token_predict, NC = N * C;
     const int n_moe = c->n_layer + (int)D;
     struct rn_mla_config mc = mla_cfg(c, 0.0f);
-    st->rope_cos = take(cv, (size_t)T * c->rope_dim / 2);
-    st->rope_sin = take(cv, (size_t)T * c->rope_dim / 2);
-    st->ids = take(cv, N);
+    st->rope_cos = rn_carve_take(cv, (size_t)T * c->rope_dim / 2);
+    st->rope_sin = rn_carve_take(cv, (size_t)T * c->rope_dim / 2);
+    st->ids = rn_carve_take(cv, N);
     for (size_t d = 0; d <= D; d++) {
-        st->tgt[d] = take(cv, N);
-        st->hf[d] = take(cv, NC);
-        st->rmsf[d] = take(cv, N);
-        st->dhf[d] = take(cv, NC);
-        st->dres[d] = take(cv, NC);
+        st->tgt[d] = rn_carve_take(cv, N);
+        st->hf[d] = rn_carve_take(cv, NC);
+        st->rmsf[d] = rn_carve_take(cv, N);
+        st->dhf[d] = rn_carve_take(cv, NC);
+        st->dres[d] = rn_carve_take(cv, NC);
     }
     for (int i = 0; i <= c->n_layer; i++) {
-        float *p = take(cv, NC);
+        float *p = rn_carve_take(cv, NC);
         if (cv->base)
             st->res[i] = p;
     }
     for (int l = 0; l < n_moe; l++) {
         struct lm_block_acts a;
-        a.ln1 = take(cv, NC), a.rms1 = take(cv, N);
-        float *mla = take(cv, rn_mla_acts_floats(&mc, B, T));
+        a.ln1 = rn_carve_take(cv, NC), a.rms1 = rn_carve_take(cv, N);
+        float *mla = rn_carve_take(cv, rn_mla_acts_floats(&mc, B, T));
         if (cv->base)
             rn_mla_acts_bind(&a.mla, mla, &mc, B, T);
-        a.res1 = take(cv, NC), a.ln2 = take(cv, NC), a.rms2 = take(cv, N);
-        a.logits = take(cv, N * E), a.probs = take(cv, N * E), a.seq = take(cv, (size_t)B * E);
-        a.idx = take(cv, N * K), a.w = take(cv, N * K), a.src = take(cv, N * K);
-        a.off = take(cv, E + 1);
-        a.eg = take(cv, N * K * F), a.eu = take(cv, N * K * F), a.eh = take(cv, N * K * F);
-        a.ye = take(cv, N * K * C);
-        a.sg = take(cv, N * Fs), a.su = take(cv, N * Fs), a.sh = take(cv, N * Fs);
+        a.res1 = rn_carve_take(cv, NC);
+        a.ln2 = rn_carve_take(cv, NC);
+        a.rms2 = rn_carve_take(cv, N);
+        a.logits = rn_carve_take(cv, N * E);
+        a.probs = rn_carve_take(cv, N * E);
+        a.seq = rn_carve_take(cv, (size_t)B * E);
+        a.idx = rn_carve_take(cv, N * K);
+        a.w = rn_carve_take(cv, N * K);
+        a.src = rn_carve_take(cv, N * K);
+        a.off = rn_carve_take(cv, E + 1);
+        a.eg = rn_carve_take(cv, N * K * F);
+        a.eu = rn_carve_take(cv, N * K * F);
+        a.eh = rn_carve_take(cv, N * K * F);
+        a.ye = rn_carve_take(cv, N * K * C);
+        a.sg = rn_carve_take(cv, N * Fs);
+        a.su = rn_carve_take(cv, N * Fs);
+        a.sh = rn_carve_take(cv, N * Fs);
         if (cv->base)
             st->ba[l] = a;
     }
     for (size_t d = 0; d < D; d++) {
         struct lm_mtp_acts *m = &st->ma[d];
-        m->htrim = take(cv, NC), m->emb = take(cv, NC), m->cat = take(cv, 2 * NC);
-        m->rms_a = take(cv, N), m->rms_b = take(cv, N);
-        m->comb = take(cv, NC), m->out = take(cv, NC), m->eids = take(cv, N);
+        m->htrim = rn_carve_take(cv, NC);
+        m->emb = rn_carve_take(cv, NC);
+        m->cat = rn_carve_take(cv, 2 * NC);
+        m->rms_a = rn_carve_take(cv, N), m->rms_b = rn_carve_take(cv, N);
+        m->comb = rn_carve_take(cv, NC);
+        m->out = rn_carve_take(cv, NC);
+        m->eids = rn_carve_take(cv, N);
     }
-    st->dcat = take(cv, 2 * NC);
-    st->logits = take(cv, N * c->vocab_size);
-    st->s.mla = take(cv, rn_mla_scratch_floats(&mc, B, T));
-    st->s.ffn = take(cv, 2 * N * (F > Fs ? F : Fs));
-    st->s.xe = take(cv, NC), st->s.dye = take(cv, NC), st->s.dxe = take(cv, NC);
-    st->s.sum = take(cv, NC), st->s.dln = take(cv, NC);
-    st->s.blog = take(cv, N * E), st->s.dlog = take(cv, N * E), st->s.dw = take(cv, N * K);
+    st->dcat = rn_carve_take(cv, 2 * NC);
+    st->logits = rn_carve_take(cv, N * c->vocab_size);
+    st->s.mla = rn_carve_take(cv, rn_mla_scratch_floats(&mc, B, T));
+    st->s.ffn = rn_carve_take(cv, 2 * N * (F > Fs ? F : Fs));
+    st->s.xe = rn_carve_take(cv, NC);
+    st->s.dye = rn_carve_take(cv, NC);
+    st->s.dxe = rn_carve_take(cv, NC);
+    st->s.sum = rn_carve_take(cv, NC), st->s.dln = rn_carve_take(cv, NC);
+    st->s.blog = rn_carve_take(cv, N * E);
+    st->s.dlog = rn_carve_take(cv, N * E);
+    st->s.dw = rn_carve_take(cv, N * K);
 }
 
 size_t rn_lm_acts_floats(const struct rn_lm_config *cfg, int B, int T, int flags)
 {
     struct rn_lm_state st;
-    struct carve cv = {NULL, 0};
+    struct rn_carve cv = {NULL, 0};
     memset(&st, 0, sizeof st);
     carve_state(&st, &cv, cfg, B, T);
     return cv.used;
@@ -404,12 +410,12 @@ int rn_lm_init(struct rn_lm *m, const struct rn_lm_config *cfg, int B, int T, in
         walk(&w, cfg, &st->gwte, &st->gln_f, st->bg, st->mg);
     }
 
-    struct carve cv = {NULL, 0};
+    struct rn_carve cv = {NULL, 0};
     carve_state(st, &cv, cfg, B, T);
     st->buf = rn_aligned_alloc(sizeof(float) * cv.used);
     if (!st->buf)
         goto oom;
-    cv = (struct carve){st->buf, 0};
+    cv = (struct rn_carve){st->buf, 0};
     carve_state(st, &cv, cfg, B, T);
     rn_rope_table(st->rope_cos, st->rope_sin, T, cfg->rope_dim, RN_ROPE_THETA);
     st->flags = flags;

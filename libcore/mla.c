@@ -4,12 +4,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "carve.h"
 #include "err.h"
 #include "ops.h"
-
-/* Slices start on 64-byte boundaries (16 floats) so every buffer handed to
- * sgemm is as aligned as the allocation. */
-#define SLICE(n) (((size_t)(n) + 15) & ~(size_t)15)
 
 static void check_cfg(const struct rn_mla_config *c)
 {
@@ -17,19 +14,6 @@ static void check_cfg(const struct rn_mla_config *c)
     RN_ASSERT(c->rope_dim > 0 && c->rope_dim % 2 == 0);
     RN_ASSERT(c->kv_rank > 0 && c->q_rank > 0);
     RN_ASSERT(c->dropout >= 0.0f && c->dropout < 1.0f);
-}
-
-/* Walks a buffer handing out slices; with base == NULL it only counts. */
-struct carve {
-    float *base;
-    size_t used;
-};
-
-static float *take(struct carve *cv, size_t n)
-{
-    float *p = cv->base ? cv->base + cv->used : NULL;
-    cv->used += SLICE(n);
-    return p;
 }
 
 size_t rn_mla_param_count(const struct rn_mla_config *c)
@@ -60,25 +44,25 @@ void rn_mla_params_bind(struct rn_mla_params *p, float *buf, const struct rn_mla
     p->b_o = c->bias ? q : NULL;
 }
 
-static void carve_acts(struct rn_mla_acts *a, struct carve *cv, const struct rn_mla_config *c,
+static void carve_acts(struct rn_mla_acts *a, struct rn_carve *cv, const struct rn_mla_config *c,
                        int B, int T)
 {
     size_t N = (size_t)B * T, H = c->n_head, Dqk = (size_t)c->head_dim + c->rope_dim;
-    a->ckv_pre = take(cv, N * c->kv_rank);
-    a->ckv_rms = take(cv, N);
-    a->ckv = take(cv, N * c->kv_rank);
-    a->cq = take(cv, N * c->q_rank);
-    a->q = take(cv, N * H * Dqk);
-    a->k = take(cv, N * H * Dqk);
-    a->v = take(cv, N * H * c->head_dim);
-    a->att = take(cv, (size_t)B * H * T * T);
-    a->y = take(cv, N * H * c->head_dim);
+    a->ckv_pre = rn_carve_take(cv, N * c->kv_rank);
+    a->ckv_rms = rn_carve_take(cv, N);
+    a->ckv = rn_carve_take(cv, N * c->kv_rank);
+    a->cq = rn_carve_take(cv, N * c->q_rank);
+    a->q = rn_carve_take(cv, N * H * Dqk);
+    a->k = rn_carve_take(cv, N * H * Dqk);
+    a->v = rn_carve_take(cv, N * H * c->head_dim);
+    a->att = rn_carve_take(cv, (size_t)B * H * T * T);
+    a->y = rn_carve_take(cv, N * H * c->head_dim);
 }
 
 size_t rn_mla_acts_floats(const struct rn_mla_config *c, int B, int T)
 {
     struct rn_mla_acts a;
-    struct carve cv = {NULL, 0};
+    struct rn_carve cv = {NULL, 0};
     check_cfg(c);
     carve_acts(&a, &cv, c, B, T);
     return cv.used;
@@ -87,7 +71,7 @@ size_t rn_mla_acts_floats(const struct rn_mla_config *c, int B, int T)
 void rn_mla_acts_bind(struct rn_mla_acts *a, float *buf, const struct rn_mla_config *c,
                       int B, int T)
 {
-    struct carve cv = {buf, 0};
+    struct rn_carve cv = {buf, 0};
     check_cfg(c);
     carve_acts(a, &cv, c, B, T);
 }
@@ -106,28 +90,28 @@ struct mla_scratch {
     float *dckv_pre; /* (N,kv_rank) */
 };
 
-static void carve_scratch(struct mla_scratch *s, struct carve *cv,
+static void carve_scratch(struct mla_scratch *s, struct rn_carve *cv,
                           const struct rn_mla_config *c, int B, int T)
 {
     size_t N = (size_t)B * T, H = c->n_head, Dh = c->head_dim, R = c->rope_dim;
     size_t Dqk = Dh + R, Dm = Dh > R ? Dh : R;
-    s->dpre = take(cv, N * c->n_embd);
-    s->dy = take(cv, N * H * Dh);
-    s->dq = take(cv, N * H * Dqk);
-    s->dk = take(cv, N * H * Dqk);
-    s->dv = take(cv, N * H * Dh);
-    s->attn = take(cv, (size_t)B * H * T * T);
-    s->t1 = take(cv, N * H * Dm);
-    s->t2 = take(cv, N * H * Dm);
-    s->dcq = take(cv, N * c->q_rank);
-    s->dckv = take(cv, N * c->kv_rank);
-    s->dckv_pre = take(cv, N * c->kv_rank);
+    s->dpre = rn_carve_take(cv, N * c->n_embd);
+    s->dy = rn_carve_take(cv, N * H * Dh);
+    s->dq = rn_carve_take(cv, N * H * Dqk);
+    s->dk = rn_carve_take(cv, N * H * Dqk);
+    s->dv = rn_carve_take(cv, N * H * Dh);
+    s->attn = rn_carve_take(cv, (size_t)B * H * T * T);
+    s->t1 = rn_carve_take(cv, N * H * Dm);
+    s->t2 = rn_carve_take(cv, N * H * Dm);
+    s->dcq = rn_carve_take(cv, N * c->q_rank);
+    s->dckv = rn_carve_take(cv, N * c->kv_rank);
+    s->dckv_pre = rn_carve_take(cv, N * c->kv_rank);
 }
 
 size_t rn_mla_scratch_floats(const struct rn_mla_config *c, int B, int T)
 {
     struct mla_scratch s;
-    struct carve cv = {NULL, 0};
+    struct rn_carve cv = {NULL, 0};
     check_cfg(c);
     carve_scratch(&s, &cv, c, B, T);
     return cv.used;
@@ -169,7 +153,7 @@ void rn_mla_forward(float *out, struct rn_mla_acts *a, float *scratch, const flo
     const int N = B * T, C = c->n_embd, H = c->n_head, Dh = c->head_dim, R = c->rope_dim;
     const int Dqk = Dh + R;
     struct mla_scratch s;
-    struct carve cv = {scratch, 0};
+    struct rn_carve cv = {scratch, 0};
     carve_scratch(&s, &cv, c, B, T);
     /* forward temporaries live where the backward's gradients will */
     float *qc = s.dq, *kc = s.dk, *qr = s.t1, *kr = s.t2;
@@ -211,7 +195,7 @@ void rn_mla_backward(float *dx, const struct rn_mla_params *g, float *scratch,
     const int Dqk = Dh + R;
     const size_t n = (size_t)N;
     struct mla_scratch s;
-    struct carve cv = {scratch, 0};
+    struct rn_carve cv = {scratch, 0};
     carve_scratch(&s, &cv, c, B, T);
 
     const float *g_out = dout;
