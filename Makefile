@@ -10,10 +10,11 @@ SAN      ?=
 # Debian packages: what building needs, and what the tests need on top.
 DEBS_BUILD := gcc make pkg-config libcjson-dev libopenblas-openmp-dev libutf8proc-dev \
               libpng-dev libjpeg62-turbo-dev libavformat-dev libavcodec-dev libswscale-dev \
-              libavutil-dev libavdevice-dev libfreetype-dev fonts-dejavu-core libyaml-dev
-DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats gawk file man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv ffmpeg python3-opencv opencv-doc
+              libavutil-dev libavdevice-dev libfreetype-dev fonts-dejavu-core libyaml-dev \
+              libmicrohttpd-dev
+DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats gawk file man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv ffmpeg python3-opencv opencv-doc curl
 PKGS       := libcjson openblas libutf8proc libpng libjpeg libavformat libavcodec libswscale \
-              libavutil libavdevice freetype2 yaml-0.1
+              libavutil libavdevice freetype2 yaml-0.1 libmicrohttpd
 TEST_PKGS  := cmocka
 
 ifeq ($(SAN),1)

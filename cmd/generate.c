@@ -179,44 +179,6 @@ static int parse(struct rn_cli *cli, struct cmdline *c)
     return 0;
 }
 
-/* ---- the tokenizer ------------------------------------------------------- */
-
-/* -t FILE, else the tokenizer embedded in the checkpoint, else the path it
- * names; its identity ("name:fingerprint") must be the checkpoint's and its
- * ids must fit the model's embedding. */
-static void load_tokenizer(struct rn_bpe *b, const struct cmdline *c,
-                           const struct rn_lm_ckpt_info *info, int vocab_size)
-{
-    struct rn_err e = {0};
-    char hex[17], id[128];
-    int rc;
-    if (c->tokenizer)
-        rc = rn_bpe_load(b, c->tokenizer, &e);
-    else if (info->tokenizer_json)
-        rc = rn_bpe_parse_json(b, info->tokenizer_json, strlen(info->tokenizer_json),
-                               c->model, &e);
-    else if (info->tokenizer_path)
-        rc = rn_bpe_load(b, info->tokenizer_path, &e);
-    else
-        rc = rn_err_set(&e, RN_EUSAGE, c->model,
-                        "the checkpoint embeds no tokenizer: give -t FILE");
-    if (rc < 0)
-        rn_die(&e);
-    snprintf(id, sizeof id, "%.40s:%s", b->name, rn_bpe_fingerprint_hex(b, hex));
-    if (info->tokenizer[0] && strcmp(info->tokenizer, id) != 0) {
-        rn_err_set(&e, RN_EFORMAT, c->tokenizer ? c->tokenizer : c->model,
-                   "tokenizer mismatch: the model was trained with %.100s, this is %s",
-                   info->tokenizer, id);
-        rn_die(&e);
-    }
-    if (b->n_vocab > vocab_size) {
-        rn_err_set(&e, RN_EFORMAT, c->tokenizer ? c->tokenizer : c->model,
-                   "tokenizer mismatch: %d tokens, but the model has %d embeddings",
-                   (int)b->n_vocab, vocab_size);
-        rn_die(&e);
-    }
-}
-
 /* ---- one prompt's state ------------------------------------------------------ */
 
 struct seq {
@@ -487,7 +449,7 @@ int main(int argc, char **argv)
     rn_blas_set_threads((int)c.threads);
     G.c = &c;
     die_if(rn_lm_load(&G.m, c.model, 1, 1, &info, &e), &e);
-    load_tokenizer(&G.b, &c, &info, G.m.cfg.vocab_size);
+    die_if(rn_lm_load_tokenizer(&G.b, c.tokenizer, c.model, &info, G.m.cfg.vocab_size, &e), &e);
     G.eos[0] = rn_bpe_special_id(&G.b, "</|story|>", 10);
     G.eos[1] = rn_bpe_special_id(&G.b, "<|endoftext|>", 13);
     G.story = rn_bpe_special_id(&G.b, "<|story|>", 9);

@@ -470,8 +470,16 @@ static int load_events(struct loader *L, yaml_parser_t *P)
 int rn_cfg_load_text(const struct rn_cfg_table *t, void *cfg, const char *text, size_t len,
                      const char *name, struct rn_err *e)
 {
+    return rn_cfg_load_text_lines(t, cfg, text, len, name, NULL, e);
+}
+
+int rn_cfg_load_text_lines(const struct rn_cfg_table *t, void *cfg, const char *text, size_t len,
+                           const char *name, int *line, struct rn_err *e)
+{
     if (!name)
         name = "config";
+    if (line)
+        memset(line, 0, (size_t)nfields(t) * sizeof *line);
     if (len > RN_CFG_FILE_MAX)
         return rn_err_set(e, RN_ELIMIT, name, "config of %zu bytes exceeds the limit of %u", len,
                           RN_CFG_FILE_MAX);
@@ -487,6 +495,8 @@ int rn_cfg_load_text(const struct rn_cfg_table *t, void *cfg, const char *text, 
     yaml_parser_set_input_string(&P, (const unsigned char *)text, len);
     int rc = load_events(&L, &P);
     yaml_parser_delete(&P);
+    if (line)
+        memcpy(line, L.seen_line, (size_t)n * sizeof *line);
     free(L.seen_line);
     return rc;
 }
@@ -494,12 +504,20 @@ int rn_cfg_load_text(const struct rn_cfg_table *t, void *cfg, const char *text, 
 int rn_cfg_load_file(const struct rn_cfg_table *t, void *cfg, const char *path,
                      struct rn_err *e)
 {
+    return rn_cfg_load_file_lines(t, cfg, path, NULL, e);
+}
+
+int rn_cfg_load_file_lines(const struct rn_cfg_table *t, void *cfg, const char *path, int *line,
+                           struct rn_err *e)
+{
     char *text;
     size_t len;
+    if (line)
+        memset(line, 0, (size_t)nfields(t) * sizeof *line);
     int rc = rn_read_file(path, RN_CFG_FILE_MAX, &text, &len, e);
     if (rc < 0)
         return rc;
-    rc = rn_cfg_load_text(t, cfg, text, len, rn_io_name(path, 0), e);
+    rc = rn_cfg_load_text_lines(t, cfg, text, len, rn_io_name(path, 0), line, e);
     free(text);
     return rc;
 }
@@ -692,4 +710,11 @@ int rn_cfg_cli_apply(const struct rn_cfg_cli *c, void *cfg, struct rn_err *e)
                                   f->name, msg);
         }
     return RN_OK;
+}
+
+const char *rn_cfg_cli_value(const struct rn_cfg_cli *c, int i)
+{
+    if (!c || i < 0 || i >= c->nfields_ || !c->set_order_[i])
+        return NULL;
+    return c->set_value_[i];
 }

@@ -110,6 +110,14 @@ int rn_cfg_load_file(const struct rn_cfg_table *t, void *cfg, const char *path,
  * checkpoint stores) in memory; name is the file name for messages. */
 int rn_cfg_load_text(const struct rn_cfg_table *t, void *cfg, const char *text, size_t len,
                      const char *name, struct rn_err *e);
+/* The same two, also telling which fields the file set, for callers that
+ * report where each value came from: line (one int per field of t, owned
+ * by the caller; NULL: not wanted) gets the 1-based line that set field i,
+ * or 0 if the file does not name it. On error it covers the lines read. */
+int rn_cfg_load_file_lines(const struct rn_cfg_table *t, void *cfg, const char *path, int *line,
+                           struct rn_err *e);
+int rn_cfg_load_text_lines(const struct rn_cfg_table *t, void *cfg, const char *text, size_t len,
+                           const char *name, int *line, struct rn_err *e);
 /* Set one field from its text form; where names the source ("command
  * line"). Unknown names, bad values and out-of-range values are errors. */
 int rn_cfg_set(const struct rn_cfg_table *t, void *cfg, const char *name, const char *value,
@@ -163,6 +171,9 @@ int rn_cfg_cli_take(struct rn_cfg_cli *c, int id, const char *arg);
 /* Apply the values taken, in command-line order, onto cfg. Errors are
  * RN_EUSAGE with where = "command line" and the option in the message. */
 int rn_cfg_cli_apply(const struct rn_cfg_cli *c, void *cfg, struct rn_err *e);
+/* The value taken for field i (table index) that rn_cfg_cli_apply applies,
+ * or NULL if the command line does not set it (or i is not a field). */
+const char *rn_cfg_cli_value(const struct rn_cfg_cli *c, int i);
 void rn_cfg_cli_free(struct rn_cfg_cli *c);
 
 /* ---- the training config (runnel-config(5)) -------------------------------- */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpe.h"
 #include "cfg.h"
 #include "ckpt.h"
 #include "tensor.h"
@@ -111,5 +112,34 @@ out:
         if (info)
             rn_lm_ckpt_info_free(info);
     }
+    return rc;
+}
+
+int rn_lm_load_tokenizer(struct rn_bpe *b, const char *path, const char *model,
+                         const struct rn_lm_ckpt_info *info, int vocab_size, struct rn_err *e)
+{
+    char hex[17], id[128];
+    int rc;
+    if (path)
+        rc = rn_bpe_load(b, path, e);
+    else if (info->tokenizer_json)
+        rc = rn_bpe_parse_json(b, info->tokenizer_json, strlen(info->tokenizer_json), model, e);
+    else if (info->tokenizer_path)
+        rc = rn_bpe_load(b, info->tokenizer_path, e);
+    else
+        return rn_err_set(e, RN_EUSAGE, model, "the checkpoint embeds no tokenizer: give -t FILE");
+    if (rc < 0)
+        return rc;
+    snprintf(id, sizeof id, "%.40s:%s", b->name, rn_bpe_fingerprint_hex(b, hex));
+    if (info->tokenizer[0] && strcmp(info->tokenizer, id) != 0)
+        rc = rn_err_set(e, RN_EFORMAT, path ? path : model,
+                        "tokenizer mismatch: the model was trained with %.100s, this is %s",
+                        info->tokenizer, id);
+    else if (b->n_vocab > vocab_size)
+        rc = rn_err_set(e, RN_EFORMAT, path ? path : model,
+                        "tokenizer mismatch: %d tokens, but the model has %d embeddings",
+                        (int)b->n_vocab, vocab_size);
+    if (rc < 0)
+        rn_bpe_free(b);
     return rc;
 }

@@ -37,4 +37,14 @@ int rn_lm_load(struct rn_lm *m, const char *path, int B, int T, struct rn_lm_ckp
                struct rn_err *e);
 void rn_lm_ckpt_info_free(struct rn_lm_ckpt_info *info);
 
+struct rn_bpe;
+/* The tokenizer that goes with a loaded checkpoint: the file `path` when
+ * given, else the one the checkpoint embeds, else the file it names. Its
+ * identity ("name:fingerprint") must be the checkpoint's and its ids must
+ * fit vocab_size embeddings ("tokenizer mismatch: ..."); `model` is the
+ * checkpoint's path, for messages. RN_OK; RN_EUSAGE (none to be found),
+ * RN_EFORMAT, RN_EIO from loading. */
+int rn_lm_load_tokenizer(struct rn_bpe *b, const char *path, const char *model,
+                         const struct rn_lm_ckpt_info *info, int vocab_size, struct rn_err *e);
+
 #endif

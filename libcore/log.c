@@ -45,10 +45,22 @@ static double wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Human form of one field value: strings bare, everything else as JSON. */
+/* A string that can be shown bare without forging a field or a line. */
+static int plain_word(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == '"' || *s == '\\' || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Human form of one field value: plain strings bare, everything else
+ * (strings with spaces, quotes or control characters included) as JSON. */
 static void print_field(FILE *f, const cJSON *item)
 {
-    if (cJSON_IsString(item)) {
+    if (cJSON_IsString(item) && plain_word(item->valuestring)) {
         fprintf(f, " %s=%s", item->string, item->valuestring);
         return;
     }
@@ -68,9 +80,11 @@ void rn_log_json(int level, const char *msg, cJSON *fields)
     if (level > RN_LOG_DEBUG)
         level = RN_LOG_DEBUG;
     FILE *f = out();
+    flockfile(f); /* one whole line at a time from any thread */
     if (log_json_mode) {
         cJSON *o = cJSON_CreateObject();
         if (!o) {
+            funlockfile(f);
             cJSON_Delete(fields);
             return;
         }
@@ -103,6 +117,7 @@ void rn_log_json(int level, const char *msg, cJSON *fields)
         fputc('\n', f);
     }
     fflush(f);
+    funlockfile(f);
     cJSON_Delete(fields);
 }
 

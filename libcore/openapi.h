@@ -1,0 +1,30 @@
+/* openapi — serve's API described for machines and people: the OpenAPI 3
+ * document served at GET /openapi.json, and the self-contained HTML page
+ * at GET /docs that renders it in the browser (inline CSS and script, no
+ * external assets, works offline).
+ *
+ * The document covers every path serve answers (/health, /metrics,
+ * /predict, /v1/completions, /v1/chat/completions, /v1/models,
+ * /api/generate, /api/chat, /api/tags, /openapi.json, /docs), their
+ * request bodies and response shapes (streaming ones as text/event-stream
+ * and application/x-ndjson), the error object, and the bearer security
+ * scheme. serve fills in the version and model name when it sends it.
+ */
+#ifndef RN_OPENAPI_H
+#define RN_OPENAPI_H
+
+#include <stddef.h>
+
+/* The OpenAPI document (JSON text, NUL-terminated) with the strings
+ * "@VERSION@" and "@MODEL@" as placeholders. */
+extern const char rn_openapi_template[];
+
+/* The /docs page (HTML, NUL-terminated); it fetches /openapi.json from the
+ * same origin and renders paths, parameters, schemas and examples. */
+extern const char rn_docs_html[];
+
+/* The document with the placeholders replaced, malloc'd (caller frees);
+ * NULL on out of memory. */
+char *rn_openapi_render(const char *version, const char *model);
+
+#endif
