@@ -42,7 +42,7 @@ static const struct rn_cfg_field fields[] = {
     RN_CFG_INT_FIELD(T, max_tokens, "512", 1, 1048576, "N",
                      "most new tokens one request may ask for"),
     RN_CFG_INT_FIELD(T, default_max_tokens, "128", 1, 1048576, "N",
-                     "new tokens for a request that does not say"),
+                     "new tokens for a request that does not say (at most max_tokens)"),
     RN_CFG_FLOAT_FIELD(T, temperature, "1", 0, 100, "X",
                        "sampling temperature for a request that does not say (0: greedy)"),
     RN_CFG_INT_FIELD(T, top_k, "0", 0, 16777216, "N",
@@ -78,10 +78,6 @@ _Static_assert(NFIELDS <= (int)(sizeof ((struct rn_serve_origin *)0)->where /
 static int check(const void *p, struct rn_err *e)
 {
     const T *c = p;
-    if (c->default_max_tokens > c->max_tokens)
-        return rn_err_set(e, RN_EUSAGE, "serve config",
-                          "default_max_tokens %" PRId64 " exceeds max_tokens %" PRId64,
-                          c->default_max_tokens, c->max_tokens);
     if (!c->host || !*c->host)
         return rn_err_set(e, RN_EUSAGE, "serve config",
                           "host: an address is needed (127.0.0.1, 0.0.0.0, ::1, ...)");

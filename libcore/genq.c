@@ -21,7 +21,7 @@ struct rn_job {
     /* the request */
     int32_t *ids;          /* prompt, then completion ids */
     int n_ids, n_prompt, cap_ids;
-    int max_tokens, trim;
+    int max_tokens, trim, ignore_eos;
     struct rn_sample_params sp;
     struct rn_rng g;
     char *stop[RN_JOB_MAX_STOP];
@@ -70,6 +70,7 @@ int rn_job_new(struct rn_job **out, const struct rn_job_request *req, struct rn_
     j->n_ids = j->n_prompt = req->n_ids;
     j->max_tokens = req->max_tokens;
     j->trim = req->trim_leading;
+    j->ignore_eos = req->ignore_eos;
     j->sp = req->sp;
     rn_rng_seed(&j->g, req->seed);
     *out = j;
@@ -219,7 +220,7 @@ struct rn_genq {
 /* Locked job: add token t. */
 static void push(struct rn_genq *q, struct rn_job *j, int32_t t)
 {
-    if (t == q->eos[0] || t == q->eos[1]) {
+    if ((t == q->eos[0] || t == q->eos[1]) && !j->ignore_eos) {
         end_job(j, "stop");
         return;
     }

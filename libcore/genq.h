@@ -44,6 +44,7 @@ struct rn_job_request {
     const char *stop[RN_JOB_MAX_STOP]; /* stop strings (non-empty) */
     int nstop;
     int trim_leading;             /* drop leading white space of the completion (chat) */
+    int ignore_eos;               /* run to max_tokens through end-of-text tokens (benchmarks) */
 };
 
 struct rn_job;

@@ -242,23 +242,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     struct rn_http_req *r = &p->r;
     if (*upload_size) {
-        if (!r->answered && append(p, upload, *upload_size) < 0)
+        /* past the limit the rest is read and dropped: MHD takes an answer
+         * only before the body or after it (the request deadline bounds
+         * how long a client may keep sending) */
+        if (!r->too_big && append(p, upload, *upload_size) < 0)
             return MHD_NO;
         *upload_size = 0;
-        if (r->too_big && !r->answered)
-            error_reply(r, 413, "request body too large");
         return MHD_YES;
     }
     if (r->answered)
         return MHD_YES;
+    if (r->too_big) {
+        error_reply(r, 413, "request body too large");
+        return r->answered ? MHD_YES : MHD_NO;
+    }
     if (!r->resumed)
         set_state(s, c, CONN_HANDLING);
     if (!r->body && append(p, "", 0) < 0)
         return MHD_NO;
     s->o.handle(r);
     r->resumed++;
-    if (!r->answered && !r->suspended) /* a handler bug must not spin the thread */
+    if (!r->answered && !r->suspended) { /* out of memory, or a bug: never spin */
         error_reply(r, 500, "internal error: no answer");
+        if (!r->answered)
+            return MHD_NO;
+    }
     return MHD_YES;
 }
 
@@ -310,17 +318,14 @@ static void send_response(struct rn_http_req *r, int status, const char *type,
                           struct MHD_Response *resp)
 {
     struct req_priv *p = (struct req_priv *)r;
-    if (!resp) {
-        r->answered = 1, r->status = 500;
+    if (!resp)
         return;
-    }
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     for (int i = 0; i < p->nh; i++)
         MHD_add_response_header(resp, p->h[i].name, p->h[i].value);
     if (MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES)
-        r->status = status;
-    r->answered = 1;
+        r->status = status, r->answered = 1;
     MHD_destroy_response(resp);
 }
 

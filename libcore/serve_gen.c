@@ -24,7 +24,7 @@ struct ask {
     long long seed;
     int has_seed;
     const char *stop[RN_JOB_MAX_STOP];
-    int nstop, chat, stream, include_usage, load_only;
+    int nstop, chat, stream, include_usage, load_only, ignore_eos;
 };
 
 static int bad(struct rn_http_req *r, const char *param, const char *fmt, const char *name)
@@ -295,7 +295,8 @@ static int openai_fields(struct rn_serve *S, struct rn_http_req *r, const cJSON 
     a->has_seed = rc;
     if ((rc = get_int(r, o, "n", "n", 1, 1, &v)) < 0)
         return -1;
-    if (get_stop(r, o, "stop", a) < 0 || get_bool(r, o, "stream", "stream", &a->stream) < 0)
+    if (get_stop(r, o, "stop", a) < 0 || get_bool(r, o, "stream", "stream", &a->stream) < 0 ||
+        get_bool(r, o, "ignore_eos", "ignore_eos", &a->ignore_eos) < 0)
         return -1;
     const cJSON *so = field(o, "stream_options");
     if (so && !cJSON_IsObject(so))
@@ -590,7 +591,9 @@ static void start(struct rn_serve *S, struct rn_http_req *r)
     uint64_t seed = a.has_seed ? (uint64_t)a.seed
                                : __atomic_fetch_add(&S->seed_next, 0x9E3779B97F4A7C15ull,
                                                     __ATOMIC_RELAXED);
-    struct rn_job_request req = {ids.v, (int)ids.n, a.max_tokens, a.sp, seed, {0}, a.nstop, a.chat};
+    struct rn_job_request req = {ids.v,   (int)ids.n, a.max_tokens, a.sp,
+                                 seed,    {0},        a.nstop,      a.chat,
+                                 a.ignore_eos};
     memcpy(req.stop, a.stop, sizeof req.stop);
     if (rn_job_new(&g->job, &req, &e) < 0) {
         rn_serve_error(r, 500, NULL, NULL, "%s", e.msg);

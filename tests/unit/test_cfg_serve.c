@@ -509,10 +509,6 @@ static const struct bad bad_cases[] = {
     {"prot: 1\n", NULL, NULL, NULL, NULL, RN_EUSAGE, "@Y:1",
      "unknown config field 'prot' (did you mean port?)"},
     /* rules between fields, checked after every layer */
-    {NULL, "RUNNEL_DEFAULT_MAX_TOKENS=600\n", NULL, NULL, NULL, RN_EUSAGE, "serve config",
-     "default_max_tokens 600 exceeds max_tokens 512"},
-    {"max_tokens: 64\n", NULL, NULL, NULL, NULL, RN_EUSAGE, "serve config",
-     "default_max_tokens 128 exceeds max_tokens 64"},
     {NULL, NULL, "RUNNEL_HOST=", NULL, NULL, RN_EUSAGE, "serve config",
      "host: an address is needed"},
     {NULL, NULL, NULL, "api_key", "two words", RN_EUSAGE, "serve config",
