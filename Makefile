@@ -15,6 +15,7 @@ DEBS_BUILD := gcc make pkg-config libcjson-dev libopenblas-openmp-dev libutf8pro
 DEBS_CHECK := $(DEBS_BUILD) libcmocka-dev bats gawk file man-db groff-base python3 python3-numpy python3-torch clang libclang-rt-14-dev python3-venv ffmpeg python3-opencv opencv-doc curl
 PKGS       := libcjson openblas libutf8proc libpng libjpeg libavformat libavcodec libswscale \
               libavutil libavdevice freetype2 yaml-0.1 libmicrohttpd
+DEBS_BENCH := wrk python3-fastapi python3-uvicorn
 TEST_PKGS  := cmocka
 
 ifeq ($(SAN),1)
@@ -159,6 +160,7 @@ demo: deps-build all
 	@samples/demo-train.sh
 
 bench: all $(BENCH_PROGS)
+	@scripts/ensure-debs.sh $(DEBS_BENCH)
 	@for b in bench/*.sh; do echo "== $$b"; $$b || exit 1; done
 
 completions: all

@@ -194,7 +194,7 @@ static void req_free(struct req_priv *p)
 static int append(struct req_priv *p, const char *data, size_t n)
 {
     struct rn_http_req *r = &p->r;
-    if (r->len + n > r->srv->o.max_body) {
+    if (r->len + n > __atomic_load_n(&r->srv->o.max_body, __ATOMIC_RELAXED)) {
         r->too_big = 1;
         return 0;
     }
@@ -234,7 +234,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *ctx = p;
         __atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->o.max_body) {
+        if (cl && strtoull(cl, NULL, 10) > __atomic_load_n(&s->o.max_body, __ATOMIC_RELAXED)) {
             p->r.too_big = 1;
             error_reply(&p->r, 413, "request body too large");
         }
@@ -439,7 +439,7 @@ void rn_http_set_limits(struct rn_http *s, double request_timeout, size_t max_bo
 {
     pthread_mutex_lock(&s->mu);
     s->o.request_timeout = request_timeout;
-    s->o.max_body = max_body;
+    __atomic_store_n(&s->o.max_body, max_body, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->mu);
 }
 
