@@ -236,7 +236,9 @@ void rn_serve_handle(struct rn_http_req *r)
                                    r->path[strlen(routes[i].path)]
                              : strcmp(r->path, routes[i].path) == 0)
             rt = &routes[i];
-    if (!(rt && rt->fn == health) && !authorised(S, r)) {
+    /* probes and the docs page (a browser cannot send the key to open it) go free */
+    int open_path = rt && (rt->fn == health || rt->fn == docs);
+    if (!open_path && !authorised(S, r)) {
         rn_http_add_header(r, "WWW-Authenticate", "Bearer");
         return rn_serve_error(r, 401, NULL, "invalid_api_key",
                               "missing or wrong API key: send Authorization: Bearer KEY");
