@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "lm_decode.h"
 #include "log.h"
 #include "rng.h"
@@ -338,6 +339,9 @@ static int job_ended(struct rn_job *j)
 static void *run(void *arg)
 {
     struct rn_genq *q = arg;
+    /* omp_set_num_threads is per thread: take the count the process set
+     * for OpenBLAS (global) for this thread's OpenMP loops too */
+    rn_blas_set_threads(rn_blas_threads());
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->quit && !q->head && q->nactive == 0)

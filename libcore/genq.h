@@ -67,7 +67,7 @@ int rn_job_want_wake(struct rn_job *j, int at_end);
 size_t rn_job_take(struct rn_job *j, const char **p, int *done);
 
 struct rn_job_result {
-    const char *finish;           /* "stop", "length", or "cancelled" (shutdown) */
+    const char *finish;           /* "stop", "length", "cancelled" (shutdown), "error" (logged) */
     int prompt_tokens, completion_tokens;
     const int32_t *ids;           /* prompt then completion ids (Ollama's context) */
     int n_ids;
