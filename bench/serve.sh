@@ -231,19 +231,23 @@ echo " over all runs; runnel/fastapi: req/s ratio, and p50 as fastapi's over run
 echo " runnel faster on both; /predict: runnel generates 8 tokens, the seed runs its dummy model)"
 
 # ---- generation throughput -----------------------------------------------
-if [ "$HAVE_SERVE" = 1 ]; then
+# gen_table PORT LABEL: tokens/s for each CLIENTS count against the serve on PORT
+gen_table() {
+    local port=$1 c
     echo
-    echo "streaming generation, POST /v1/completions, max_tokens 64, temperature 0.8, ${DURATION}s per run:"
+    echo "streaming generation ($2), POST /v1/completions, max_tokens 64 (ignore_eos),"
+    echo "temperature 0.8, ${DURATION}s per run:"
     printf '%8s %10s %12s %9s %9s %5s\n' clients "tokens/s" "per client" requests "TTFT ms" err
     for c in $CLIENTS; do
         : > "$T/gen.$c"
         for _ in $(seq "$RUNS"); do
-            $PY - "$RP" "$c" "$DURATION" >> "$T/gen.$c" <<'PY'
+            $PY - "$port" "$c" "$DURATION" >> "$T/gen.$c" <<'PY'
 import http.client, json, sys, threading, time
 
 port, clients, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 body = json.dumps({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0.8,
-                   "stream": True, "stream_options": {"include_usage": True}})
+                   "stream": True, "stream_options": {"include_usage": True},
+                   "ignore_eos": True})
 lock = threading.Lock()
 tot = {"tokens": 0, "requests": 0, "errors": 0, "ttft": []}
 
@@ -314,6 +318,32 @@ PY
     done
     echo "(medians of $RUNS runs; tokens/s: completion tokens of all clients / wall time;"
     echo " requests: completions finished in a run; TTFT: median time to the first text chunk)"
+}
+
+if [ "$HAVE_SERVE" = 1 ]; then
+    gen_table "$RP" "the tiny model: mostly HTTP and scheduling"
+    # The default config (DESIGN.md 3, 34M parameters, GPT-2's vocabulary):
+    # one train step makes a checkpoint of the real size (its weights are
+    # near their initial values, which changes nothing about speed).
+    VOCAB=build/vocab/gpt2.tiktoken
+    if [ -s "$VOCAB" ]; then
+        if [ ! -s "$W/default.ckpt" ]; then
+            echo "making a default-config checkpoint into $W/default.ckpt"
+            "$BIN/tokenize" -m "$VOCAB" --split blank-line --wrap story samples/tokenize-stories.txt > "$W/gpt2.rnl"
+            "$BIN/train" -q -c samples/default.yaml --steps 1 --batch_size 1 --seq_len 64 \
+                --eval_interval 0 --checkpoint_interval 0 --tokenizer "$VOCAB" \
+                -o "$W/default.ckpt.tmp" "$W/gpt2.rnl"
+            mv "$W/default.ckpt.tmp" "$W/default.ckpt"
+        fi
+        DP=$(free_port)
+        env -u RUNNEL_API_KEY "$BIN/serve" -m "$W/default.ckpt" --port "$DP" --max_concurrent 16 \
+            --env-file "$T/empty.env" --log_requests false 2> "$T/serve-default.log" &
+        PIDS+=($!)
+        wait_up "$!" "$DP" "$T/serve-default.log"
+        gen_table "$DP" "the default config, 34M parameters, 16 slots"
+    else
+        echo "(no $VOCAB: \`make vocab-gpt2\` to measure the default-config model too)"
+    fi
 fi
 
 cleanup
