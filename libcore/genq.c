@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "buf.h"
 #include "lm_decode.h"
 #include "log.h"
 #include "rng.h"
@@ -29,8 +30,8 @@ struct rn_job {
     int nstop;
     size_t stop_max;
     /* what has been produced */
-    char *text;
-    size_t len, cap, taken;
+    struct rn_buf text;    /* the completion */
+    size_t taken;
     int n_new, ended, cancelled;
     const char *finish;
     void (*wake)(void *);
@@ -54,9 +55,7 @@ int rn_job_new(struct rn_job **out, const struct rn_job_request *req, struct rn_
     j->refs = 1;
     j->cap_ids = req->n_ids + req->max_tokens + 1;
     j->ids = malloc(sizeof(int32_t) * (size_t)j->cap_ids);
-    j->cap = 256;
-    j->text = malloc(j->cap);
-    int ok = j->ids && j->text;
+    int ok = j->ids && rn_buf_put(&j->text, "", 0) == 0;
     for (int i = 0; ok && i < req->nstop; i++) {
         ok = (j->stop[i] = strdup(req->stop[i])) != NULL;
         j->nstop = i + 1;
@@ -93,11 +92,11 @@ void rn_job_unlock(struct rn_job *j) { pthread_mutex_unlock(&j->mu); }
 static size_t final_len(const struct rn_job *j)
 {
     if (j->ended)
-        return j->len;
+        return j->text.n;
     size_t hold = j->stop_max ? j->stop_max - 1 : 0;
-    if (j->len <= j->taken + hold)
+    if (j->text.n <= j->taken + hold)
         return j->taken;
-    return j->taken + rn_utf8_complete(j->text + j->taken, j->len - hold - j->taken);
+    return j->taken + rn_utf8_complete(j->text.p + j->taken, j->text.n - hold - j->taken);
 }
 
 int rn_job_want_wake(struct rn_job *j, int at_end)
@@ -111,9 +110,9 @@ int rn_job_want_wake(struct rn_job *j, int at_end)
 size_t rn_job_take(struct rn_job *j, const char **p, int *done)
 {
     size_t upto = final_len(j), n = upto - j->taken;
-    *p = j->text + j->taken;
+    *p = j->text.p + j->taken;
     j->taken = upto;
-    *done = j->ended && j->taken == j->len;
+    *done = j->ended && j->taken == j->text.n;
     return n;
 }
 
@@ -136,7 +135,7 @@ static void job_free(struct rn_job *j)
     for (int i = 0; i < j->nstop; i++)
         free(j->stop[i]);
     free(j->ids);
-    free(j->text);
+    rn_buf_free(&j->text);
     pthread_mutex_destroy(&j->mu);
     free(j);
 }
@@ -181,19 +180,10 @@ static void end_job(struct rn_job *j, const char *finish)
 
 static int append_text(struct rn_job *j, const unsigned char *p, size_t n)
 {
-    if (j->trim && j->len == 0)
+    if (j->trim && j->text.n == 0)
         while (n > 0 && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
             p++, n--;
-    if (j->len + n + 1 > j->cap) {
-        size_t cap = j->cap * 2 > j->len + n + 1 ? j->cap * 2 : j->len + n + 1;
-        char *t = realloc(j->text, cap);
-        if (!t)
-            return -1;
-        j->text = t, j->cap = cap;
-    }
-    memcpy(j->text + j->len, p, n);
-    j->len += n;
-    return 0;
+    return rn_buf_put(&j->text, p, n);
 }
 
 /* ---- the scheduler ------------------------------------------------------- */
@@ -226,7 +216,7 @@ static void push(struct rn_genq *q, struct rn_job *j, int32_t t)
         return;
     }
     struct rn_err e = {0};
-    size_t before = j->len;
+    size_t before = j->text.n;
     j->ids[j->n_ids++] = t;
     j->n_new++;
     __atomic_add_fetch(&q->gen_tokens, 1, __ATOMIC_RELAXED);
@@ -240,9 +230,10 @@ static void push(struct rn_genq *q, struct rn_job *j, int32_t t)
         /* only a match that ends in the new bytes is new */
         size_t L = strlen(j->stop[i]);
         size_t from = before >= L ? before - L + 1 : 0;
-        for (size_t p = from; p + L <= j->len; p++)
-            if (memcmp(j->text + p, j->stop[i], L) == 0) {
-                j->len = p;
+        for (size_t p = from; p + L <= j->text.n; p++)
+            if (memcmp(j->text.p + p, j->stop[i], L) == 0) {
+                j->text.n = p;
+                j->text.p[p] = 0;
                 end_job(j, "stop");
                 return;
             }

@@ -187,30 +187,18 @@ static void req_free(struct req_priv *p)
     for (int i = 0; i < p->nh; i++)
         free(p->h[i].name), free(p->h[i].value);
     free(p->r.path);
-    free(p->r.body);
+    rn_buf_free(&p->r.body);
     free(p);
 }
 
 static int append(struct req_priv *p, const char *data, size_t n)
 {
     struct rn_http_req *r = &p->r;
-    if (r->len + n > __atomic_load_n(&r->srv->o.max_body, __ATOMIC_RELAXED)) {
+    if (r->body.n + n > __atomic_load_n(&r->srv->o.max_body, __ATOMIC_RELAXED)) {
         r->too_big = 1;
         return 0;
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 1024;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *b = realloc(r->body, cap);
-        if (!b)
-            return -1;
-        r->body = b, r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    r->body[r->len] = 0;
-    return 0;
+    return rn_buf_put(&r->body, data, n);
 }
 
 static void error_reply(struct rn_http_req *r, int status, const char *msg)
@@ -258,7 +246,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (!r->resumed)
         set_state(s, c, CONN_HANDLING);
-    if (!r->body && append(p, "", 0) < 0)
+    if (!r->body.p && rn_buf_put(&r->body, "", 0) < 0)
         return MHD_NO;
     s->o.handle(r);
     r->resumed++;

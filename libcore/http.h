@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct MHD_Connection;
@@ -38,8 +39,7 @@ struct rn_http_req {
     struct MHD_Connection *conn;
     const char *method;          /* "GET", ... (MHD's string) */
     char *path;                  /* the URL path, without the query */
-    char *body;                  /* the whole body, NUL-terminated (may hold NULs) */
-    size_t len;
+    struct rn_buf body;          /* the whole body (NUL-terminated; may hold NULs) */
     char id[RN_HTTP_ID_MAX + 1]; /* request id (the client's X-Request-Id if sane) */
     char client[64];             /* peer address */
     double t0;                   /* rn_now() at the first byte handled */
@@ -51,7 +51,6 @@ struct rn_http_req {
     void (*app_free)(struct rn_http_req *r);
     /* private */
     int too_big, suspended, answered;
-    size_t cap;
 };
 
 /* A stream's producer: copy up to max bytes into buf and return how many;

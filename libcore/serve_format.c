@@ -13,21 +13,8 @@
 
 static void out_put(struct serve_gen *g, const char *p, size_t n)
 {
-    if (g->oom)
-        return;
-    if (g->n + n > g->cap) {
-        size_t cap = g->cap ? g->cap : 512;
-        while (cap < g->n + n)
-            cap *= 2;
-        char *q = realloc(g->out, cap);
-        if (!q) {
-            g->oom = 1;
-            return;
-        }
-        g->out = q, g->cap = cap;
-    }
-    memcpy(g->out + g->n, p, n);
-    g->n += n;
+    if (!g->oom && rn_buf_put(&g->out, p, n) < 0)
+        g->oom = 1;
 }
 
 /* Append o as one event (SSE "data: …\n\n") or line (NDJSON); frees o. */

@@ -138,46 +138,24 @@ static int get_stop(struct rn_http_req *r, const cJSON *o, const char *param, st
 
 /* ---- prompts ------------------------------------------------------------------ */
 
-struct text {
-    char *p;
-    size_t n, cap;
-};
-
-static int text_put(struct text *t, const char *s, size_t n)
-{
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->n + n + 1)
-            cap *= 2;
-        char *q = realloc(t->p, cap);
-        if (!q)
-            return -1;
-        t->p = q, t->cap = cap;
-    }
-    memcpy(t->p + t->n, s, n);
-    t->n += n;
-    t->p[t->n] = 0;
-    return 0;
-}
-
 /* The chat template: "Role: content\n" per message, then "Assistant:". */
 static int chat_prompt(struct rn_http_req *r, const cJSON *msgs, struct ask *a)
 {
     if (!cJSON_IsArray(msgs))
         return bad(r, "messages", "'%s' must be an array of {role, content} objects", "messages");
-    struct text t = {0};
+    struct rn_buf t = {0};
     int i = 0;
     for (const cJSON *m = msgs->child; m; m = m->next, i++) {
         const char *role = NULL;
         char param[48];
         snprintf(param, sizeof param, "messages[%d]", i);
         if (!cJSON_IsObject(m)) {
-            free(t.p);
+            rn_buf_free(&t);
             return bad(r, param, "'%s' must be an object with role and content", param);
         }
         int rc = get_str(r, m, "role", "role", &role);
         if (rc <= 0) {
-            free(t.p);
+            rn_buf_free(&t);
             return rc < 0 ? -1 : bad(r, param, "'%s' has no role", param);
         }
         const char *Role = strcmp(role, "system") == 0 || strcmp(role, "developer") == 0 ? "System"
@@ -185,41 +163,41 @@ static int chat_prompt(struct rn_http_req *r, const cJSON *msgs, struct ask *a)
                            : strcmp(role, "assistant") == 0                           ? "Assistant"
                                                                                       : NULL;
         if (!Role) {
-            free(t.p);
+            rn_buf_free(&t);
             return bad(r, param, "'%s': role must be system, user or assistant", param);
         }
         const cJSON *c = field(m, "content");
-        int ok = text_put(&t, Role, strlen(Role)) == 0 && text_put(&t, ": ", 2) == 0;
+        int ok = rn_buf_put(&t, Role, strlen(Role)) == 0 && rn_buf_put(&t, ": ", 2) == 0;
         if (c && cJSON_IsString(c))
-            ok = ok && text_put(&t, c->valuestring, strlen(c->valuestring)) == 0;
+            ok = ok && rn_buf_put(&t, c->valuestring, strlen(c->valuestring)) == 0;
         else if (c && cJSON_IsArray(c)) {
             /* OpenAI content parts: the text ones, in order */
             for (const cJSON *part = c->child; part && ok; part = part->next) {
                 const cJSON *txt = field(part, "text");
                 if (!cJSON_IsObject(part) || !txt || !cJSON_IsString(txt)) {
-                    free(t.p);
+                    rn_buf_free(&t);
                     return bad(r, param, "'%s': only text content parts are supported", param);
                 }
-                ok = text_put(&t, txt->valuestring, strlen(txt->valuestring)) == 0;
+                ok = rn_buf_put(&t, txt->valuestring, strlen(txt->valuestring)) == 0;
             }
         } else if (c) { /* absent content reads as empty */
-            free(t.p);
+            rn_buf_free(&t);
             return bad(r, param, "'%s': content must be a string", param);
         }
-        if (!ok || text_put(&t, "\n", 1) < 0) {
-            free(t.p);
+        if (!ok || rn_buf_put(&t, "\n", 1) < 0) {
+            rn_buf_free(&t);
             rn_serve_error(r, 500, NULL, NULL, "out of memory");
             return -1;
         }
     }
     if (i == 0)
         a->load_only = 1;
-    if (text_put(&t, "Assistant:", 10) < 0) {
-        free(t.p);
+    if (rn_buf_put(&t, "Assistant:", 10) < 0) {
+        rn_buf_free(&t);
         rn_serve_error(r, 500, NULL, NULL, "out of memory");
         return -1;
     }
-    a->prompt = t.p;
+    a->prompt = t.p; /* the buffer passes to a */
     a->chat = 1;
     a->stop[a->nstop++] = "\nUser:";
     a->stop[a->nstop++] = "\nSystem:";
@@ -410,7 +388,7 @@ static void gen_free(struct rn_http_req *r)
         rn_job_set_wake(g->job, NULL, NULL); /* no wake may reach a freed request */
         rn_job_release(g->job);
     }
-    free(g->out);
+    rn_buf_free(&g->out);
     free(g);
     r->app = NULL;
 }
@@ -430,13 +408,13 @@ static ssize_t stream_read(struct rn_http_req *r, char *buf, size_t max)
     for (;;) {
         if (g->oom)
             return -1;
-        if (g->pos < g->n) {
-            size_t k = g->n - g->pos < max ? g->n - g->pos : max;
-            memcpy(buf, g->out + g->pos, k);
+        if (g->pos < g->out.n) {
+            size_t k = g->out.n - g->pos < max ? g->out.n - g->pos : max;
+            memcpy(buf, g->out.p + g->pos, k);
             g->pos += k;
             return (ssize_t)k;
         }
-        g->n = g->pos = 0;
+        g->out.n = g->pos = 0;
         if (g->phase == PHASE_DONE)
             return -1;
         if (g->phase == PHASE_START) {
@@ -543,8 +521,8 @@ static void start(struct rn_serve *S, struct rn_http_req *r)
 {
     int api = api_of(r->path);
     cJSON *o = NULL;
-    if (r->len > 0 || api != API_PREDICT) {
-        o = cJSON_ParseWithLength(r->body, r->len);
+    if (r->body.n > 0 || api != API_PREDICT) {
+        o = cJSON_ParseWithLength(r->body.p, r->body.n);
         if (!o)
             return rn_serve_error(r, 400, NULL, NULL, "the body is not valid JSON");
         if (!cJSON_IsObject(o)) {

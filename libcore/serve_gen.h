@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include "buf.h"
 #include "genq.h"
 #include "serve.h"
 
@@ -27,8 +28,8 @@ struct serve_gen {
     char id[80];                 /* "cmpl-" / "chatcmpl-" and the request id */
     long long created;           /* Unix seconds */
     int phase;
-    char *out;                   /* formatted bytes not yet sent */
-    size_t n, cap, pos;
+    struct rn_buf out;           /* formatted bytes; those from pos on are not sent yet */
+    size_t pos;
     int oom;
 };
 

@@ -3,11 +3,11 @@
  * the known set count as "other" so that a scanner cannot grow the series
  * without bound; statuses are HTTP codes (a bounded set too). */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "serve.h"
 
 static const char *const paths[] = {
@@ -78,40 +78,14 @@ void rn_serve_metrics_count(struct rn_serve_metrics *m, const char *path, int st
     pthread_mutex_unlock(&m->mu);
 }
 
-struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...)
-{
-    for (int tries = 0; tries < 2 && !b->oom; tries++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k >= 0 && (size_t)k < b->cap - b->n) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)k + 1) * 2;
-        char *q = realloc(b->p, cap);
-        if (!q)
-            b->oom = 1;
-        else
-            b->p = q, b->cap = cap;
-    }
-}
+/* Append to b, remembering a failure to check once at the end. */
+#define put(b, ...) (oom |= rn_buf_printf(b, __VA_ARGS__) < 0)
 
 char *rn_serve_metrics_text(struct rn_serve_metrics *m, const struct rn_genq_stats *g,
                             double uptime)
 {
-    struct buf b = {malloc(4096), 0, 4096, 0};
-    if (!b.p)
-        return NULL;
-    b.p[0] = 0;
+    struct rn_buf b = {0};
+    int oom = 0;
     pthread_mutex_lock(&m->mu);
     put(&b, "# HELP runnel_requests_total HTTP requests answered, by path and status.\n"
             "# TYPE runnel_requests_total counter\n");
@@ -145,8 +119,8 @@ char *rn_serve_metrics_text(struct rn_serve_metrics *m, const struct rn_genq_sta
             "# TYPE runnel_uptime_seconds gauge\nrunnel_uptime_seconds %.3f\n",
         (unsigned long long)g->prompt_tokens, (unsigned long long)g->generated_tokens,
         g->waiting, g->active, uptime);
-    if (b.oom) {
-        free(b.p);
+    if (oom) {
+        rn_buf_free(&b);
         return NULL;
     }
     return b.p;
