@@ -158,10 +158,15 @@ void rn_job_release(struct rn_job *j)
         job_unref(j, 1);
 }
 
-/* Locked: tell the connection something changed, if it asked. */
+/* Locked: tell the connection something changed, if it asked. One that
+ * waits for the end is also woken every CHECK_EVERY tokens, so that
+ * libmicrohttpd, which does not watch a suspended socket, sees a client
+ * that has gone away and the job is cancelled instead of run to the end. */
+#define CHECK_EVERY 32
 static void notify(struct rn_job *j)
 {
-    if ((j->armed == 1 || (j->armed == 2 && j->ended)) && j->wake) {
+    int due = j->ended || (j->n_new > 0 && j->n_new % CHECK_EVERY == 0);
+    if ((j->armed == 1 || (j->armed == 2 && due)) && j->wake) {
         j->armed = 0;
         j->wake(j->wake_arg);
     }

@@ -57,8 +57,9 @@ void rn_job_set_wake(struct rn_job *j, void (*wake)(void *), void *arg);
 void rn_job_lock(struct rn_job *j);
 void rn_job_unlock(struct rn_job *j);
 /* Locked: arm the wake function (one shot) for the next piece of text, or
- * with at_end only for the end. Returns 1, arming nothing, if what is
- * waited for is already there (do not sleep then), else 0. */
+ * with at_end for the end (and every 32 tokens before it, so a suspended
+ * connection gets to look at its socket). Returns 1, arming nothing, if
+ * what is waited for is already there (do not sleep then), else 0. */
 int rn_job_want_wake(struct rn_job *j, int at_end);
 /* Locked: the bytes of the completion that are final and not yet taken
  * (complete UTF-8 sequences, never the start of a possible stop string);

@@ -12,6 +12,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -250,6 +251,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     s->o.handle(r);
     r->resumed++;
+    if (r->aborted)
+        return MHD_NO;
     if (!r->answered && !r->suspended) { /* out of memory, or a bug: never spin */
         error_reply(r, 500, "internal error: no answer");
         if (!r->answered)
@@ -353,6 +356,19 @@ void rn_http_resume(struct rn_http_req *r)
         MHD_resume_connection(r->conn);
     }
 }
+
+int rn_http_peer_gone(struct rn_http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return 0;
+    char c;
+    ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void rn_http_abort(struct rn_http_req *r) { r->aborted = 1; }
 
 /* ---- the server ------------------------------------------------------------------- */
 

@@ -50,7 +50,7 @@ struct rn_http_req {
     void *app;
     void (*app_free)(struct rn_http_req *r);
     /* private */
-    int too_big, suspended, answered;
+    int too_big, suspended, answered, aborted;
 };
 
 /* A stream's producer: copy up to max bytes into buf and return how many;
@@ -108,5 +108,10 @@ void rn_http_stream(struct rn_http_req *r, int status, const char *type, rn_http
  * any thread, wakes it. */
 void rn_http_suspend(struct rn_http_req *r);
 void rn_http_resume(struct rn_http_req *r);
+/* Whether the client has closed its end (libmicrohttpd does not watch a
+ * suspended connection); a handler that finds it so calls rn_http_abort,
+ * which closes the connection when the handler returns. */
+int rn_http_peer_gone(struct rn_http_req *r);
+void rn_http_abort(struct rn_http_req *r);
 
 #endif

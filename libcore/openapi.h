@@ -3,12 +3,13 @@
  * at GET /docs that renders it in the browser (inline CSS and script, no
  * external assets, works offline).
  *
- * The document covers every path serve answers (/health, /metrics,
+ * The document covers every path serve answers (/, /health, /metrics,
  * /predict, /v1/completions, /v1/chat/completions, /v1/models,
- * /api/generate, /api/chat, /api/tags, /openapi.json, /docs), their
- * request bodies and response shapes (streaming ones as text/event-stream
- * and application/x-ndjson), the error object, and the bearer security
- * scheme. serve fills in the version and model name when it sends it.
+ * /v1/models/{id}, /api/generate, /api/chat, /api/tags, /api/version,
+ * /openapi.json, /docs), their request bodies and response shapes
+ * (streaming ones as text/event-stream and application/x-ndjson), the
+ * error objects, and the bearer security scheme. serve fills in the
+ * version and model name when it sends it.
  */
 #ifndef RN_OPENAPI_H
 #define RN_OPENAPI_H
@@ -23,8 +24,10 @@ extern const char rn_openapi_template[];
  * same origin and renders paths, parameters, schemas and examples. */
 extern const char rn_docs_html[];
 
-/* The document with the placeholders replaced, malloc'd (caller frees);
- * NULL on out of memory. */
+/* The document with every placeholder replaced, malloc'd (caller frees);
+ * NULL on out of memory. Both values are JSON-escaped as they go in (a
+ * model name may hold quotes, backslashes, control bytes); NULL counts as
+ * "". */
 char *rn_openapi_render(const char *version, const char *model);
 
 #endif

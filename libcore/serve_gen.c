@@ -446,6 +446,10 @@ static ssize_t stream_read(struct rn_http_req *r, char *buf, size_t max)
 /* A request that does not stream: suspend until its job ends, then answer. */
 static void finish_whole(struct rn_http_req *r, struct serve_gen *g)
 {
+    if (r->resumed && rn_http_peer_gone(r)) { /* gen_free then cancels the job */
+        rn_http_abort(r);
+        return;
+    }
     rn_job_lock(g->job);
     if (!rn_job_want_wake(g->job, 1)) {
         rn_http_suspend(r);
