@@ -285,7 +285,7 @@ int main(int argc, char **argv)
     struct rn_http_opts o = {cfg.host, (int)cfg.port, (int)cfg.http_threads,
                              (int)cfg.max_connections, (size_t)cfg.max_body_bytes,
                              cfg.request_timeout, (int)cfg.idle_timeout, rn_serve_handle,
-                             rn_serve_done, &S};
+                             rn_serve_done, rn_serve_http_error, &S};
     if (rn_http_start(&S.http, &o, &e) < 0)
         rn_die(&e);
     const char *h = strchr(cfg.host, ':') ? "[" : "";

@@ -204,10 +204,14 @@ static int append(struct req_priv *p, const char *data, size_t n)
 
 static void error_reply(struct rn_http_req *r, int status, const char *msg)
 {
+    rn_http_add_header(r, "Connection", "close");
+    if (r->srv->o.error) {
+        r->srv->o.error(r, status, msg);
+        return;
+    }
     char buf[256];
     int n = snprintf(buf, sizeof buf, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
                      "\"code\":null}}", msg, status >= 500 ? "server_error" : "invalid_request_error");
-    rn_http_add_header(r, "Connection", "close");
     rn_http_reply(r, status, "application/json", buf, (size_t)n);
 }
 
@@ -414,8 +418,7 @@ int rn_http_start(struct rn_http **out, const struct rn_http_opts *o, struct rn_
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->idle_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         pthread_cond_destroy(&s->cv);

@@ -71,11 +71,14 @@ struct rn_http_opts {
     /* After each request (answered, cut or abandoned), before app_free:
      * log it, count it. r->status is 499 when no answer was sent. */
     void (*done)(struct rn_http_req *r);
+    /* Answers the errors this layer finds itself (413, 500) in the
+     * application's shape; NULL: a JSON {"error": {"message": ...}}. */
+    void (*error)(struct rn_http_req *r, int status, const char *msg);
     void *ctx;                   /* the application's, as r->ctx */
 };
 
 #define RN_HTTP_DEFAULTS \
-    ((struct rn_http_opts){"127.0.0.1", 8080, 4, 512, 1u << 20, 30.0, 60, NULL, NULL, NULL})
+    ((struct rn_http_opts){"127.0.0.1", 8080, 4, 512, 1u << 20, 30.0, 60, NULL, NULL, NULL, NULL})
 
 /* Bind and start serving. RN_EIO (address in use, cannot bind: the
  * message says which), RN_EUSAGE (bad host), RN_ENOMEM. */

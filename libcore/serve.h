@@ -48,6 +48,7 @@ struct rn_serve {
 /* http.h's handler and done hook (rn_http_opts.ctx is the rn_serve). */
 void rn_serve_handle(struct rn_http_req *r);
 void rn_serve_done(struct rn_http_req *r);
+void rn_serve_http_error(struct rn_http_req *r, int status, const char *msg);
 
 /* serve_route.c, for serve_gen.c: answer an error in the shape of r's
  * family (OpenAI {"error":{...}} or Ollama {"error": "..."}); param may be

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "serve_gen.h"
+#include "utf8.h"
 
 #define MAX_USER_STOP 4
 #define STOP_MAX_BYTES 256
@@ -180,7 +181,7 @@ static int chat_prompt(struct rn_http_req *r, const cJSON *msgs, struct ask *a)
                 }
                 ok = rn_buf_put(&t, txt->valuestring, strlen(txt->valuestring)) == 0;
             }
-        } else if (c) { /* absent content reads as empty */
+        } else if (c || strcmp(role, "assistant") != 0) { /* only an assistant's may be absent */
             rn_buf_free(&t);
             return bad(r, param, "'%s': content must be a string", param);
         }
@@ -526,6 +527,8 @@ static void start(struct rn_serve *S, struct rn_http_req *r)
     int api = api_of(r->path);
     cJSON *o = NULL;
     if (r->body.n > 0 || api != API_PREDICT) {
+        if (!rn_utf8_valid(r->body.p, r->body.n))
+            return rn_serve_error(r, 400, NULL, NULL, "the body is not valid UTF-8");
         o = cJSON_ParseWithLength(r->body.p, r->body.n);
         if (!o)
             return rn_serve_error(r, 400, NULL, NULL, "the body is not valid JSON");

@@ -59,6 +59,11 @@ void rn_serve_error(struct rn_http_req *r, int status, const char *param, const 
     reply_json(r, status, o);
 }
 
+void rn_serve_http_error(struct rn_http_req *r, int status, const char *msg)
+{
+    rn_serve_error(r, status, NULL, NULL, "%s", msg);
+}
+
 /* ---- the small endpoints ------------------------------------------------------ */
 
 static void root(struct rn_serve *S, struct rn_http_req *r)

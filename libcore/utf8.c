@@ -49,6 +49,18 @@ size_t rn_utf8_complete(const char *s, size_t n)
     return n;
 }
 
+int rn_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        int L = seq_len(p + i, n - i);
+        if (L <= 0)
+            return 0;
+        i += (size_t)L;
+    }
+    return 1;
+}
+
 char *rn_utf8_sanitize(const char *s, size_t n, size_t *out_len)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -10,6 +10,8 @@
 /* Longest prefix of p (n bytes) that does not end inside a UTF-8 sequence
  * that more bytes could still complete. */
 size_t rn_utf8_complete(const char *p, size_t n);
+/* Whether p (n bytes) is well-formed UTF-8 without NUL bytes. */
+int rn_utf8_valid(const char *p, size_t n);
 /* A NUL-terminated copy of p (n bytes) in which every byte that is not
  * part of a well-formed UTF-8 sequence (overlong forms, surrogates, code
  * points past U+10FFFF, stray continuation bytes, NUL) becomes U+FFFD;
