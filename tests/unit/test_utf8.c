@@ -219,12 +219,44 @@ static void test_sanitize_random(void **state)
     }
 }
 
+/* rn_utf8_valid agrees with sanitize: valid exactly when nothing is replaced. */
+static void test_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t n;
+        int ok;
+    } cases[] = {
+        {"", 0, 1},
+        {"plain", 5, 1},
+        {"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 13, 1},
+        {"\xef\xbf\xbd", 3, 1},
+        {"a\0b", 3, 0},                 /* NUL */
+        {"\xc0\x80", 2, 0},             /* overlong */
+        {"\xed\xa0\x80", 3, 0},         /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},     /* past U+10FFFF */
+        {"\x80", 1, 0},                 /* stray continuation */
+        {"ab\xe2\x82", 4, 0},           /* cut short */
+        {"\xff", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(rn_utf8_valid(cases[i].s, cases[i].n), cases[i].ok);
+        size_t n;
+        char *t = rn_utf8_sanitize(cases[i].s, cases[i].n, &n);
+        assert_non_null(t);
+        assert_int_equal(n == cases[i].n && memcmp(t, cases[i].s, n) == 0, cases[i].ok);
+        free(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_ascii),    cmocka_unit_test(test_complete_splits),
         cmocka_unit_test(test_complete_hopeless), cmocka_unit_test(test_sanitize_valid),
         cmocka_unit_test(test_sanitize_bad),      cmocka_unit_test(test_sanitize_null_len),
+        cmocka_unit_test(test_valid),
         cmocka_unit_test(test_sanitize_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
