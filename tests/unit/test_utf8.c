@@ -230,7 +230,7 @@ static void test_valid(void **state)
     } cases[] = {
         {"", 0, 1},
         {"plain", 5, 1},
-        {"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 13, 1},
+        {"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, 1},
         {"\xef\xbf\xbd", 3, 1},
         {"a\0b", 3, 0},                 /* NUL */
         {"\xc0\x80", 2, 0},             /* overlong */
