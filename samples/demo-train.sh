@@ -71,7 +71,29 @@ if [ -x "$BIN/generate" ]; then
         "$BIN/generate" -m "$OUT/tiny.ckpt" --temperature 0.8 --top-k 40 --seed "$s" 'Once upon a time'
     done
     printf '\nloss curves: %s\n' "$OUT/tiny-loss.png"
-else
+fi
+
+if [ -x "$BIN/serve" ] && command -v curl > /dev/null; then
+    # The same model behind HTTP for a moment: a port the kernel picks,
+    # the seed's and OpenAI's and Ollama's endpoints, then SIGTERM.
+    say "$BIN/serve -m $OUT/tiny.ckpt --port 0 &"
+    "$BIN/serve" -m "$OUT/tiny.ckpt" --port 0 --env-file /dev/null 2> "$OUT/serve.log" &
+    SERVE=$!
+    URL=
+    for _ in $(seq 100); do
+        URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$OUT/serve.log" | head -1) && [ -n "$URL" ] && break
+        sleep 0.1
+    done
+    if [ -n "$URL" ]; then
+        run "curl -s $URL/health"
+        run "curl -s $URL/predict -d '{\"input\": \"Once upon a time\", \"max_tokens\": 24, \"seed\": 1}'"
+        run "curl -sN $URL/api/generate -d '{\"model\": \"tiny\", \"prompt\": \"The cat\", \"options\": {\"num_predict\": 5, \"seed\": 1}}'"
+        printf '\n'
+    fi
+    kill -TERM "$SERVE"
+    wait "$SERVE" || true
+    printf '(request log: %s)\n' "$OUT/serve.log"
+elif [ ! -x "$BIN/generate" ]; then
     cat <<EOF
 
 loss curves: $OUT/tiny-loss.png
