@@ -40,7 +40,7 @@ struct rn_http {
     struct rn_http_opts o;
     pthread_mutex_t mu;          /* conns, limits */
     struct conn *conns;
-    int inflight, quit, port;
+    int inflight, quit, port, nconn;
     pthread_t sweeper;
     pthread_cond_t cv;
     uint64_t id_base, id_next;
@@ -72,6 +72,12 @@ static void notify_conn(void *cls, struct MHD_Connection *c, void **ctx,
         k->fd = ci->connect_fd;
         k->since = rn_now();
         pthread_mutex_lock(&s->mu);
+        /* libmicrohttpd splits its own limit among the pool's threads, so
+         * it is not exact; the exact one is counted here */
+        if (++s->nconn > s->o.max_connections) {
+            k->state = CONN_CUT;
+            shutdown(k->fd, SHUT_RDWR);
+        }
         k->next = s->conns;
         if (s->conns)
             s->conns->prev = k;
@@ -81,6 +87,7 @@ static void notify_conn(void *cls, struct MHD_Connection *c, void **ctx,
     } else if (*ctx) {
         struct conn *k = *ctx;
         pthread_mutex_lock(&s->mu);
+        s->nconn--;
         if (k->prev)
             k->prev->next = k->next;
         else
@@ -416,7 +423,7 @@ int rn_http_start(struct rn_http **out, const struct rn_http_opts *o, struct rn_
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->idle_timeout,
+        (unsigned)(o->max_connections + o->threads), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->idle_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     freeaddrinfo(ai);
