@@ -248,6 +248,8 @@ int main(int argc, char **argv)
     }
     if (!cfg.model[0]) {
         fprintf(stderr, "serve: no checkpoint: give -m CKPT\nTry 'serve --help'.\n");
+        rn_cfg_free(&rn_serve_config_table, &cfg);
+        rn_cfg_cli_free(&c.cc);
         return RN_EXIT_USAGE;
     }
     if (cfg.log_json && !rn_log_is_json())

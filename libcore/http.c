@@ -260,11 +260,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         set_state(s, c, CONN_HANDLING);
     if (!r->body.p && rn_buf_put(&r->body, "", 0) < 0)
         return MHD_NO;
+    r->parked = 0;
     s->o.handle(r);
     r->resumed++;
     if (r->aborted)
         return MHD_NO;
-    if (!r->answered && !r->suspended) { /* out of memory, or a bug: never spin */
+    /* not r->suspended: the wake may have come and cleared it already */
+    if (!r->answered && !r->parked) { /* out of memory, or a bug: never spin */
         error_reply(r, 500, "internal error: no answer");
         if (!r->answered)
             return MHD_NO;
@@ -356,7 +358,7 @@ void rn_http_stream(struct rn_http_req *r, int status, const char *type, rn_http
 
 void rn_http_suspend(struct rn_http_req *r)
 {
-    r->suspended = 1;
+    r->suspended = r->parked = 1;
     MHD_suspend_connection(r->conn);
 }
 

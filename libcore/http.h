@@ -51,6 +51,7 @@ struct rn_http_req {
     void (*app_free)(struct rn_http_req *r);
     /* private */
     int too_big, suspended, answered, aborted;
+    int parked;                  /* this handler call suspended (suspended may be reset by then) */
 };
 
 /* A stream's producer: copy up to max bytes into buf and return how many;
