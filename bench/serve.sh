@@ -3,7 +3,7 @@
 # (bench/serve_fastapi.py: FastAPI under uvicorn, one process, the seed's
 # dummy classifier and its logging), same run, same machine.
 #
-# A tiny checkpoint is trained once (tests/cli/generate.bats's model with a
+# A tiny checkpoint is trained once (tests/cli/data/tiny-lm.yaml with a
 # block_size of 128: a 300-token BPE and 30 steps of train on the sample
 # stories, a few seconds) and kept in build/bench/serve/; delete it to
 # retrain. Then both servers start on free ports and wrk (-t2 -c64,
@@ -96,30 +96,8 @@ if [ "$HAVE_SERVE" = 1 ] && [ ! -s "$CKPT" ]; then
     echo "training the tiny checkpoint into $CKPT"
     "$BIN/tokenize" --train --vocab-size 300 -q -o "$W/tok.json" samples/tokenize-stories.txt
     "$BIN/tokenize" -m "$W/tok.json" --split blank-line --wrap story samples/tokenize-stories.txt > "$W/tokens.rnl"
-    cat > "$W/tiny.yaml" <<'EOF'
-vocab_size: 300
-n_layer: 1
-n_head: 2
-n_embd: 32
-block_size: 128
-kv_lora_rank: 16
-q_lora_rank: 16
-rope_dim: 8
-n_experts: 4
-n_experts_per_token: 2
-expert_intermediate_size: 32
-shared_expert_intermediate_size: 32
-multi_token_predict: 2
-dropout: 0
-batch_size: 4
-seq_len: 32
-steps: 30
-learning_rate: 0.01
-warmup_iters: 3
-lr_decay_iters: 30
-eval_interval: 0
-EOF
-    "$BIN/train" -q -c "$W/tiny.yaml" --tokenizer "$W/tok.json" -o "$CKPT.tmp" "$W/tokens.rnl"
+    "$BIN/train" -q -c tests/cli/data/tiny-lm.yaml --block_size 128 --tokenizer "$W/tok.json" \
+        -o "$CKPT.tmp" "$W/tokens.rnl"
     mv "$CKPT.tmp" "$CKPT"
 fi
 

@@ -20,30 +20,7 @@ setup_file() {
         "$ROOT/samples/tokenize-stories.txt" > "$W/tokens.rnl"
     "$RUNNEL_BIN/tokenize" --train --vocab-size 280 -q -o "$W/other.json" \
         "$ROOT/samples/tokenize-stories.txt"
-    cat > "$W/tiny.yaml" <<'EOF'
-vocab_size: 300
-n_layer: 1
-n_head: 2
-n_embd: 32
-block_size: 48
-kv_lora_rank: 16
-q_lora_rank: 16
-rope_dim: 8
-n_experts: 4
-n_experts_per_token: 2
-expert_intermediate_size: 32
-shared_expert_intermediate_size: 32
-multi_token_predict: 2
-dropout: 0
-batch_size: 4
-seq_len: 32
-steps: 30
-learning_rate: 0.01
-warmup_iters: 3
-lr_decay_iters: 30
-eval_interval: 0
-EOF
-    "$RUNNEL_BIN/train" -q -c "$W/tiny.yaml" --tokenizer "$W/tok.json" -o "$W/m.ckpt" \
+    "$RUNNEL_BIN/train" -q -c "$ROOT/tests/cli/data/tiny-lm.yaml" --tokenizer "$W/tok.json" -o "$W/m.ckpt" \
         "$W/tokens.rnl"
 }
 

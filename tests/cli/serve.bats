@@ -29,32 +29,10 @@ setup_file() {
         "$ROOT/samples/tokenize-stories.txt"
     "$RUNNEL_BIN/tokenize" -m "$W/tok.json" --split blank-line --wrap story \
         "$ROOT/samples/tokenize-stories.txt" > "$W/tokens.rnl"
-    # generate.bats's tiny model, trained 300 steps (1 s) so that greedy
+    # the tests' tiny model, trained 300 steps (1 s) so that greedy
     # continuations differ between prompts, with room for 128 tokens
-    cat > "$W/tiny.yaml" <<'EOF'
-vocab_size: 300
-n_layer: 1
-n_head: 2
-n_embd: 32
-block_size: 128
-kv_lora_rank: 16
-q_lora_rank: 16
-rope_dim: 8
-n_experts: 4
-n_experts_per_token: 2
-expert_intermediate_size: 32
-shared_expert_intermediate_size: 32
-multi_token_predict: 2
-dropout: 0
-batch_size: 4
-seq_len: 32
-steps: 300
-learning_rate: 0.01
-warmup_iters: 3
-lr_decay_iters: 300
-eval_interval: 0
-EOF
-    "$RUNNEL_BIN/train" -q -c "$W/tiny.yaml" --tokenizer "$W/tok.json" -o "$W/m.ckpt" \
+    "$RUNNEL_BIN/train" -q -c "$ROOT/tests/cli/data/tiny-lm.yaml" --block_size 128 \
+        --steps 300 --lr_decay_iters 300 --tokenizer "$W/tok.json" -o "$W/m.ckpt" \
         "$W/tokens.rnl"
     # 16 thin layers over 2048 positions, one training step (17 MB): about
     # 2000 greedy tokens in 5 s, never an end-of-text, so a request stays
