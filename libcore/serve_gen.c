@@ -339,14 +339,15 @@ static int ollama_fields(struct rn_serve *S, struct rn_http_req *r, const cJSON 
         return -1;
     if (rc && v > 0)
         a->max_tokens = (int)v, a->has_max = 1;
-    else if (rc) /* -1: as many as allowed */
+    else if (rc && v < 0) /* Ollama's -1 (no limit) and -2 (fill the context) */
         a->max_tokens = 0, a->has_max = 2;
     if (get_num(r, opt, "temperature", "options.temperature", 0, 100, 0, &a->sp.temperature) < 0 ||
         get_num(r, opt, "top_p", "options.top_p", 0, 1, 1, &a->sp.top_p) < 0 ||
         get_num(r, opt, "repeat_penalty", "options.repeat_penalty", 1e-3, 1e3, 0,
                 &a->sp.repetition_penalty) < 0)
         return -1;
-    if ((rc = get_int(r, opt, "top_k", "options.top_k", 0, 1 << 24, &v)) < 0)
+    if (get_bool(r, opt, "ignore_eos", "options.ignore_eos", &a->ignore_eos) < 0 ||
+        (rc = get_int(r, opt, "top_k", "options.top_k", 0, 1 << 24, &v)) < 0)
         return -1;
     if (rc)
         a->sp.top_k = (int)v;

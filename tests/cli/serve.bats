@@ -371,6 +371,30 @@ assert o["prediction"] == json.loads(sys.argv[2])["text"], (o, sys.argv[2])' "$w
     error_is 400 input
 }
 
+@test "ignore_eos runs through end-of-text to max_tokens; Ollama's num_predict -1 means the max_tokens setting" {
+    serve_start --max_tokens 100
+    # a seed whose sampled text ends early with an end-of-text token
+    seed=
+    for s in $(seq 1 40); do
+        post /v1/completions "{\"prompt\": \"Once\", \"max_tokens\": 100, \"seed\": $s}"
+        status_is 200
+        if pyj 'sys.exit(0 if o["choices"][0]["finish_reason"] == "stop" else 1)' 2>/dev/null; then
+            seed=$s
+            break
+        fi
+    done
+    [ -n "$seed" ] || { echo "no seed in 1..40 ends before 100 tokens"; false; }
+    pyj 'assert o["usage"]["completion_tokens"] < 100, o["usage"]'
+    post /v1/completions "{\"prompt\": \"Once\", \"max_tokens\": 100, \"seed\": $seed, \"ignore_eos\": true}"
+    status_is 200
+    pyj 'c = o["choices"][0]; assert c["finish_reason"] == "length" and o["usage"]["completion_tokens"] == 100, o'
+    post /api/generate "{\"model\": \"m\", \"prompt\": \"Once\", \"stream\": false, \"options\": {\"num_predict\": -1, \"seed\": $seed, \"ignore_eos\": true}}"
+    status_is 200
+    pyj 'assert o["done_reason"] == "length" and o["eval_count"] == 100, o'
+    post /v1/completions '{"prompt": "Once", "ignore_eos": "yes"}'
+    error_is 400 ignore_eos
+}
+
 @test "POST /v1/completions: every field and type, usage counts, prompt as a one-string array" {
     serve_start
     post /v1/completions '{"model": "m", "prompt": "Once upon a time", "max_tokens": 5, "temperature": 0, "user": "ignored", "x_unknown": {"a": 1}}'
