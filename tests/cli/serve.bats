@@ -5,7 +5,8 @@
 # context, slow enough (a few ms a token) to keep a generation in flight.
 # Covered: every endpoint and every field of its shape (serve-check.py),
 # the SSE and NDJSON framing, greedy parity with generate (the chat
-# template too), seeds, stop strings, the request defaults, byte tokens
+# template too), seeds, stop strings, ignore_eos, the request defaults,
+# 1800 hostile requests (serve-hostile.py), byte tokens
 # that are not whole UTF-8 characters, every 4xx/5xx with its error shape,
 # request ids, request logs (text and JSON), the API key, 32 concurrent
 # clients, the queue limit and its 503, cancellation by disconnecting,
@@ -21,6 +22,7 @@ ROOT="$BATS_TEST_DIRNAME/../.."
 PY=/usr/bin/python3
 CHECK="$BATS_TEST_DIRNAME/serve-check.py"
 CONN="$BATS_TEST_DIRNAME/serve-conn.py"
+HOSTILE="$BATS_TEST_DIRNAME/serve-hostile.py"
 
 setup_file() {
     export W="$BATS_FILE_TMPDIR"
@@ -369,6 +371,15 @@ assert o["prediction"] == json.loads(sys.argv[2])["text"], (o, sys.argv[2])' "$w
     pyj 'assert o["prediction"] == json.loads(sys.argv[2])["text"], (o, sys.argv[2])' "$SUM"
     post /predict '{"max_tokens": 3}'
     error_is 400 input
+}
+
+@test "hostile requests: 1800 mutated, truncated, nested, non-UTF-8 and garbage bodies get whole JSON answers" {
+    serve_start --max_body_bytes 65536
+    for seed in 1 2 3; do
+        run -0 $PY "$HOSTILE" "$PORT" 600 "$seed"
+        [[ "$output" == "ok 600 requests"* ]]
+        [[ "$output" == *"400: "* ]]   # the mutations do reach the checks
+    done
 }
 
 @test "ignore_eos runs through end-of-text to max_tokens; Ollama's num_predict -1 means the max_tokens setting" {
