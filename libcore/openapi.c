@@ -8,7 +8,7 @@
  * 400/401/404/405/413/500/503 answers, an Ollama twin of each for /api),
  * headers (X-Request-Id on every response, Retry-After, Allow,
  * WWW-Authenticate) and the bearer security scheme, applied to every
- * operation but /health. "@VERSION@" and "@MODEL@" appear only inside
+ * operation but /health and /docs. "@VERSION@" and "@MODEL@" appear only inside
  * JSON strings; rn_openapi_render fills them in. tests/unit/test_openapi.c
  * checks that the document parses, covers doc/serve.md's endpoint table
  * and that every $ref resolves; after an edit, also run a validator on
@@ -29,8 +29,8 @@ const char rn_openapi_template[] =
     "    \"description\": \"The language model @MODEL@ behind an HTTP API: the seed's simple "
         "service (/health, /predict), Prometheus /metrics, the OpenAI API (/v1/...) and the Ollama "
         "API (/api/...). All bodies are JSON (UTF-8); unknown request fields are ignored. When the "
-        "server has an API key, every path but /health needs `Authorization: Bearer KEY`. Every "
-        "response carries an `X-Request-Id` header.\",\n"
+        "server has an API key, every path but /health and /docs needs `Authorization: Bearer "
+        "KEY`. Every response carries an `X-Request-Id` header.\",\n"
     "    \"license\": {\"name\": \"MIT\"}\n"
     "  },\n"
     "  \"servers\": [{\"url\": \"/\", \"description\": \"This server.\"}],\n"
