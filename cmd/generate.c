@@ -10,6 +10,7 @@
 
 #include "blas.h"
 #include "bpe.h"
+#include "buf.h"
 #include "cli.h"
 #include "err.h"
 #include "lm.h"
@@ -257,23 +258,17 @@ static void push(struct gen *G, struct seq *s, int32_t t)
         s->done = 1, s->reason = "length";
 }
 
+/* p (n bytes) as a JSON string on stdout. */
 static void json_str(const char *p, size_t n)
 {
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", stdout);
-        else if (ch == '\t')
-            fputs("\\t", stdout);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
+    struct rn_buf b = {0};
+    if (rn_buf_put(&b, "\"", 1) < 0 || rn_buf_json(&b, p, n) < 0 || rn_buf_put(&b, "\"", 1) < 0) {
+        struct rn_err e;
+        rn_err_set(&e, RN_ENOMEM, "json", "out of memory");
+        rn_die(&e);
     }
-    putchar('"');
+    fwrite(b.p, 1, b.n, stdout);
+    rn_buf_free(&b);
 }
 
 static void emit(struct gen *G, struct seq *s, double secs)

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "lm_load.h"
 #include "log.h"
+#include "openapi.h"
 #include "runnel.h"
 #include "serve.h"
 
@@ -278,7 +279,8 @@ int main(int argc, char **argv)
     rn_lm_ckpt_info_free(&info);
     S.story = rn_bpe_special_id(&S.b, "<|story|>", 9);
     describe_checkpoint(&S, cfg.model, cfg.model_name);
-    if (rn_serve_metrics_new(&S.metrics) < 0 || set_live(&S, &cfg) < 0) {
+    if (rn_serve_metrics_new(&S.metrics) < 0 || set_live(&S, &cfg) < 0 ||
+        !(S.openapi = rn_openapi_render(RN_VERSION, S.name))) {
         rn_err_set(&e, RN_ENOMEM, "serve", "out of memory");
         rn_die(&e);
     }
@@ -312,6 +314,7 @@ int main(int argc, char **argv)
     rn_serve_metrics_free(S.metrics);
     free(S.live.api_key);
     free(S.name);
+    free(S.openapi);
     pthread_rwlock_destroy(&S.lock);
     rn_bpe_free(&S.b);
     rn_lm_free(&S.m);

@@ -50,6 +50,31 @@ int rn_buf_printf(struct rn_buf *b, const char *fmt, ...)
     return 0;
 }
 
+int rn_buf_json(struct rn_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t from = 0; /* start of the run of bytes copied as they are */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t k = 2;
+        if (c == '\n')
+            esc[1] = 'n';
+        else if (c == '\t')
+            esc[1] = 't';
+        else if (c == '\r')
+            esc[1] = 'r';
+        else if (c != '"' && c != '\\')
+            esc[1] = 'u', esc[2] = esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15], k = 6;
+        if (rn_buf_put(b, s + from, i - from) < 0 || rn_buf_put(b, esc, k) < 0)
+            return -1;
+        from = i + 1;
+    }
+    return rn_buf_put(b, s + from, n - from);
+}
+
 void rn_buf_free(struct rn_buf *b)
 {
     free(b->p);

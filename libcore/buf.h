@@ -22,6 +22,10 @@ struct rn_buf {
  * -1 when memory runs out or the size would overflow (b unchanged). */
 int rn_buf_put(struct rn_buf *b, const void *p, size_t n);
 int rn_buf_printf(struct rn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s (n bytes) escaped for the inside of a JSON string (no quotes
+ * added): '"', '\\' and control characters escaped, other bytes as they
+ * are (so valid UTF-8 stays valid). */
+int rn_buf_json(struct rn_buf *b, const char *s, size_t n);
 void rn_buf_free(struct rn_buf *b);
 
 #endif

@@ -45,8 +45,7 @@ static double wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* A string that can be shown bare without forging a field or a line. */
-static int plain_word(const char *s)
+int rn_log_bare(const char *s)
 {
     if (!*s)
         return 0;
@@ -60,7 +59,7 @@ static int plain_word(const char *s)
  * (strings with spaces, quotes or control characters included) as JSON. */
 static void print_field(FILE *f, const cJSON *item)
 {
-    if (cJSON_IsString(item) && plain_word(item->valuestring)) {
+    if (cJSON_IsString(item) && rn_log_bare(item->valuestring)) {
         fprintf(f, " %s=%s", item->string, item->valuestring);
         return;
     }

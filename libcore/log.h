@@ -37,6 +37,11 @@ void rn_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * consumed. Human mode prints the fields as key=value after the message. */
 void rn_log_json(int level, const char *msg, struct cJSON *fields);
 
+/* Whether a field value can be shown bare in a human line without
+ * forging a field or a line (no spaces, quotes, backslashes or control
+ * characters, not empty); others are shown as JSON strings. */
+int rn_log_bare(const char *s);
+
 /* Redirect output (tests); NULL restores stderr. */
 void rn_log_set_stream(FILE *f);
 

@@ -8,8 +8,8 @@
  * 400/401/404/405/413/500/503 answers, an Ollama twin of each for /api),
  * headers (X-Request-Id on every response, Retry-After, Allow,
  * WWW-Authenticate) and the bearer security scheme, applied to every
- * operation but /health and /docs. "@VERSION@" and "@MODEL@" appear only inside
- * JSON strings; rn_openapi_render fills them in. tests/unit/test_openapi.c
+ * operation but /health and /docs. The two fields "@VERSION@" and "@MODEL@"
+ * appear only inside JSON strings; rn_openapi_render fills them in. tests/unit/test_openapi.c
  * checks that the document parses, covers doc/serve.md's endpoint table
  * and that every $ref resolves; after an edit, also run a validator on
  * the served document (openapi-spec-validator, from PyPI, in a scratch
@@ -19,6 +19,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "buf.h"
 
 const char rn_openapi_template[] =
     "{\n"
@@ -1689,81 +1691,28 @@ const char rn_docs_html[] =
     "</body>\n"
     "</html>\n";
 
-/* s as the inside of a JSON string (no quotes) into out, which has room
- * for json_escaped_len(s) bytes; returns the bytes written. out NULL:
- * count only. Bytes >= 0x80 pass through (UTF-8 stays UTF-8). */
-static size_t json_escape(char *out, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc = 0;
-        switch (*p) {
-        case '"': esc = '"'; break;
-        case '\\': esc = '\\'; break;
-        case '\b': esc = 'b'; break;
-        case '\f': esc = 'f'; break;
-        case '\n': esc = 'n'; break;
-        case '\r': esc = 'r'; break;
-        case '\t': esc = 't'; break;
-        default: break;
-        }
-        if (esc) {
-            if (out) {
-                out[n] = '\\';
-                out[n + 1] = esc;
-            }
-            n += 2;
-        } else if (*p < 0x20) {
-            if (out) {
-                memcpy(out + n, "\\u00", 4);
-                out[n + 4] = hex[*p >> 4];
-                out[n + 5] = hex[*p & 15];
-            }
-            n += 6;
-        } else {
-            if (out) out[n] = (char)*p;
-            n++;
-        }
-    }
-    return n;
-}
-
-/* The next placeholder at or after p: its start, and which one in *which
- * (0 version, 1 model); NULL when none is left. */
-static const char *next_placeholder(const char *p, int *which)
-{
-    const char *v = strstr(p, "@VERSION@"), *m = strstr(p, "@MODEL@");
-    if (!v && !m) return NULL;
-    *which = !v || (m && m < v);
-    return *which ? m : v;
-}
-
+/* The document with its two fields filled in, the values JSON-escaped
+ * since both stand inside JSON strings. */
 char *rn_openapi_render(const char *version, const char *model)
 {
-    static const size_t plen[2] = {sizeof "@VERSION@" - 1, sizeof "@MODEL@" - 1};
+    static const char *const field[2] = {"@VERSION@", "@MODEL@"};
     const char *val[2] = {version ? version : "", model ? model : ""};
-    size_t vlen[2] = {json_escape(NULL, val[0]), json_escape(NULL, val[1])};
-    size_t size = 1;
-    const char *p = rn_openapi_template, *q;
-    int which;
-
-    while ((q = next_placeholder(p, &which))) {
-        size += (size_t)(q - p) + vlen[which];
-        p = q + plen[which];
+    struct rn_buf b = {0};
+    const char *p = rn_openapi_template;
+    for (;;) {
+        const char *v = strstr(p, field[0]), *m = strstr(p, field[1]);
+        int which = !v || (m && m < v);
+        const char *q = which ? m : v;
+        if (!q)
+            break;
+        if (rn_buf_put(&b, p, (size_t)(q - p)) < 0 ||
+            rn_buf_json(&b, val[which], strlen(val[which])) < 0)
+            goto oom;
+        p = q + strlen(field[which]);
     }
-    size += strlen(p);
-
-    char *out = malloc(size), *o = out;
-    if (!out) return NULL;
-    p = rn_openapi_template;
-    while ((q = next_placeholder(p, &which))) {
-        memcpy(o, p, (size_t)(q - p));
-        o += q - p;
-        o += json_escape(o, val[which]);
-        p = q + plen[which];
-    }
-    size_t rest = strlen(p);
-    memcpy(o, p, rest + 1);
-    return out;
+    if (rn_buf_put(&b, p, strlen(p)) == 0)
+        return b.p;
+oom:
+    rn_buf_free(&b);
+    return NULL;
 }

@@ -16,15 +16,15 @@
 
 #include <stddef.h>
 
-/* The OpenAPI document (JSON text, NUL-terminated) with the strings
- * "@VERSION@" and "@MODEL@" as placeholders. */
+/* The OpenAPI document (JSON text, NUL-terminated) with two fields to fill
+ * in, "@VERSION@" and "@MODEL@". */
 extern const char rn_openapi_template[];
 
 /* The /docs page (HTML, NUL-terminated); it fetches /openapi.json from the
  * same origin and renders paths, parameters, schemas and examples. */
 extern const char rn_docs_html[];
 
-/* The document with every placeholder replaced, malloc'd (caller frees);
+/* The document with both fields filled in, malloc'd (caller frees);
  * NULL on out of memory. Both values are JSON-escaped as they go in (a
  * model name may hold quotes, backslashes, control bytes); NULL counts as
  * "". */

@@ -38,6 +38,7 @@ struct rn_serve {
     long long created;           /* the checkpoint's mtime (Unix seconds) */
     long long ckpt_size;
     char digest[16];             /* CRC-32C of the checkpoint, hex */
+    char *openapi;               /* the OpenAPI document, rendered once */
     pthread_rwlock_t lock;       /* live */
     struct rn_serve_live live;
     uint64_t seed_next;          /* seeds of requests that give none */

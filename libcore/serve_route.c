@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
 #include "openapi.h"
 #include "runnel.h"
@@ -170,11 +171,7 @@ static void version(struct rn_serve *S, struct rn_http_req *r)
 
 static void openapi(struct rn_serve *S, struct rn_http_req *r)
 {
-    char *doc = rn_openapi_render(RN_VERSION, S->name);
-    if (!doc)
-        return rn_serve_error(r, 500, NULL, NULL, "out of memory");
-    rn_http_reply(r, 200, "application/json", doc, strlen(doc));
-    free(doc);
+    rn_http_reply(r, 200, "application/json", S->openapi, strlen(S->openapi));
 }
 
 static void docs(struct rn_serve *S, struct rn_http_req *r)
@@ -263,27 +260,15 @@ void rn_serve_handle(struct rn_http_req *r)
     rt->fn(S, r);
 }
 
-/* Append s to the line: bare when it is a plain word (human form), else
- * as a JSON string, so no client-chosen path can forge a field or a line. */
-static size_t put_str(char *b, size_t at, size_t size, const char *s, int json)
+/* Append s (at most 600 bytes of it) to the line: bare when the human
+ * form allows, else as a JSON string, so no client-chosen path can forge a
+ * field or a line. */
+static int put_str(struct rn_buf *b, const char *s, int json)
 {
-    int bare = !json && *s;
-    for (const char *p = s; bare && *p; p++)
-        bare = (unsigned char)*p > ' ' && *p != '"' && *p != '\\' && *p != 0x7f;
-    size = at + 600 < size ? at + 600 : size; /* at most ~600 bytes of any one value */
-    if (bare)
-        return at + (size_t)snprintf(b + at, size - at, "%.*s", (int)(size - at - 1), s) ;
-    b[at++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p && at + 8 < size; p++) {
-        if (*p == '"' || *p == '\\')
-            at += (size_t)snprintf(b + at, size - at, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            at += (size_t)snprintf(b + at, size - at, "\\u%04x", *p);
-        else
-            b[at++] = (char)*p;
-    }
-    b[at++] = '"';
-    return at;
+    size_t n = strnlen(s, 600);
+    if (!json && s[n] == 0 && rn_log_bare(s))
+        return rn_buf_put(b, s, n);
+    return rn_buf_put(b, "\"", 1) | rn_buf_json(b, s, n) | rn_buf_put(b, "\"", 1);
 }
 
 /* One line per request, written with a single write: formatting it here
@@ -291,9 +276,9 @@ static size_t put_str(char *b, size_t at, size_t size, const char *s, int json)
  * requests per second of /health (bench/serve.sh). */
 static void log_request(const struct rn_http_req *r, double secs)
 {
-    char b[2048], tok[64] = "";
-    int json = rn_log_is_json();
-    size_t at;
+    struct rn_buf b = {0};
+    char tok[64] = "";
+    int json = rn_log_is_json(), bad;
     if (r->prompt_tokens || r->completion_tokens)
         snprintf(tok, sizeof tok, json ? ",\"prompt_tokens\":%d,\"completion_tokens\":%d"
                                        : " prompt_tokens=%d completion_tokens=%d",
@@ -301,25 +286,22 @@ static void log_request(const struct rn_http_req *r, double secs)
     if (json) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        at = (size_t)snprintf(b, sizeof b, "{\"ts\":%.3f,\"prog\":\"%s\",\"level\":\"info\","
-                              "\"msg\":\"request\",\"method\":",
-                              (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec, rn_progname());
-        at = put_str(b, at, sizeof b, r->method, 1);
-        at += (size_t)snprintf(b + at, at < sizeof b ? sizeof b - at : 0, ",\"path\":");
-        at = put_str(b, at, sizeof b, r->path, 1);
-        at += (size_t)snprintf(b + at, at < sizeof b ? sizeof b - at : 0,
-                               ",\"status\":%d,\"ms\":%.2f%s,\"id\":\"%s\",\"client\":\"%s\"}\n",
-                               r->status, secs * 1e3, tok, r->id, r->client);
+        bad = rn_buf_printf(&b, "{\"ts\":%.3f,\"prog\":\"%s\",\"level\":\"info\","
+                            "\"msg\":\"request\",\"method\":",
+                            (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec, rn_progname()) |
+              put_str(&b, r->method, 1) | rn_buf_put(&b, ",\"path\":", 8) |
+              put_str(&b, r->path, 1) |
+              rn_buf_printf(&b, ",\"status\":%d,\"ms\":%.2f%s,\"id\":\"%s\",\"client\":\"%s\"}\n",
+                            r->status, secs * 1e3, tok, r->id, r->client);
     } else {
-        at = (size_t)snprintf(b, sizeof b, "%s: request method=", rn_progname());
-        at = put_str(b, at, sizeof b, r->method, 0);
-        at += (size_t)snprintf(b + at, at < sizeof b ? sizeof b - at : 0, " path=");
-        at = put_str(b, at, sizeof b, r->path, 0);
-        at += (size_t)snprintf(b + at, at < sizeof b ? sizeof b - at : 0,
-                               " status=%d ms=%.2f%s id=%s client=%s\n", r->status, secs * 1e3,
-                               tok, r->id, r->client);
+        bad = rn_buf_printf(&b, "%s: request method=", rn_progname()) |
+              put_str(&b, r->method, 0) | rn_buf_put(&b, " path=", 6) | put_str(&b, r->path, 0) |
+              rn_buf_printf(&b, " status=%d ms=%.2f%s id=%s client=%s\n", r->status, secs * 1e3,
+                            tok, r->id, r->client);
     }
-    fwrite(b, 1, at < sizeof b ? at : sizeof b, stderr);
+    if (!bad)
+        fwrite(b.p, 1, b.n, stderr);
+    rn_buf_free(&b);
 }
 
 void rn_serve_done(struct rn_http_req *r)

@@ -1,6 +1,7 @@
 /* Unit tests for libcore/buf: appends keep the data NUL-terminated, an
  * empty put makes "", printf appends formatted text across growths, and
- * a size that would overflow is refused with the buffer unchanged. */
+ * a size that would overflow is refused with the buffer unchanged, and
+ * JSON escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,12 +59,25 @@ static void test_overflow(void **state)
     rn_buf_free(&b);
 }
 
+static void test_json(void **state)
+{
+    (void)state;
+    struct rn_buf b = {0};
+    const char in[] = "a\"b\\c\n\t\r\x01\x7f\xc3\xa9\0z";
+    assert_int_equal(rn_buf_json(&b, in, sizeof in - 1), 0);
+    assert_string_equal(b.p, "a\\\"b\\\\c\\n\\t\\r\\u0001\\u007f\xc3\xa9\\u0000z");
+    assert_int_equal(rn_buf_json(&b, "", 0), 0);
+    assert_int_equal(b.n, strlen(b.p));
+    rn_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put),
         cmocka_unit_test(test_printf),
         cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

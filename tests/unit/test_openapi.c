@@ -1,7 +1,7 @@
 /* openapi: the rendered document parses, is OpenAPI 3.0.x, describes every
  * path of doc/serve.md's endpoint table with its methods (and no other),
  * documents streaming, errors, X-Request-Id and the bearer scheme as the
- * contract says, every $ref resolves, placeholders are filled and a
+ * contract says, every $ref resolves, both fields are filled in and a
  * hostile model name is JSON-escaped; the /docs page loads nothing from
  * outside its origin. */
 #include <setjmp.h>
@@ -93,7 +93,7 @@ static const cJSON *deref(const cJSON *doc, const cJSON *n)
     return t;
 }
 
-static void test_version_and_placeholders(void **state)
+static void test_version_and_fields(void **state)
 {
     (void)state;
     cJSON *doc = parse_rendered("0.1.0", "tiny");
@@ -114,7 +114,7 @@ static void test_version_and_placeholders(void **state)
     cJSON_Delete(doc);
     free(text);
 
-    /* the template itself has both placeholders */
+    /* the template itself has both fields */
     assert_non_null(strstr(rn_openapi_template, "\"@VERSION@\""));
     assert_non_null(strstr(rn_openapi_template, "@MODEL@"));
 }
@@ -308,7 +308,7 @@ static void test_docs_page_is_self_contained(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version_and_placeholders),
+        cmocka_unit_test(test_version_and_fields),
         cmocka_unit_test(test_hostile_names_are_escaped),
         cmocka_unit_test(test_paths_and_methods),
         cmocka_unit_test(test_security),
