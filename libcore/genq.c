@@ -324,14 +324,6 @@ static void step(struct rn_genq *q)
         sample_push(q, q->slot[q->seqs[i]], lg + (size_t)i * V);
 }
 
-static int job_ended(struct rn_job *j)
-{
-    pthread_mutex_lock(&j->mu);
-    int out = j->ended;
-    pthread_mutex_unlock(&j->mu);
-    return out;
-}
-
 static void *run(void *arg)
 {
     struct rn_genq *q = arg;
@@ -365,7 +357,7 @@ static void *run(void *arg)
         step(q);
         pthread_mutex_lock(&q->mu);
         for (int s = 0; s < q->nslots; s++)
-            if (q->slot[s] && job_ended(q->slot[s])) {
+            if (q->slot[s] && finished(q->slot[s])) {
                 job_unref(q->slot[s], 0);
                 q->slot[s] = NULL;
                 q->nactive--;
