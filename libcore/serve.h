@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "bpe.h"
 #include "cfg_serve.h"
@@ -37,7 +38,7 @@ struct rn_serve {
     double t_start;              /* rn_now() at startup */
     long long created;           /* the checkpoint's mtime (Unix seconds) */
     long long ckpt_size;
-    char digest[16];             /* CRC-32C of the checkpoint, hex */
+    char digest[16];             /* CRC-32C of the loaded weights, hex */
     char *openapi;               /* the OpenAPI document, rendered once */
     pthread_rwlock_t lock;       /* live */
     struct rn_serve_live live;
@@ -56,8 +57,14 @@ void rn_serve_http_error(struct rn_http_req *r, int status, const char *msg);
  * NULL. */
 void rn_serve_error(struct rn_http_req *r, int status, const char *param, const char *code,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Answer with o as JSON text (o consumed; NULL answers 500, out of memory). */
+struct cJSON;
+void rn_serve_reply_json(struct rn_http_req *r, int status, struct cJSON *o);
 /* serve_gen.c: the generation endpoints (r->path is one of them). */
 void rn_serve_generate(struct rn_serve *S, struct rn_http_req *r);
+
+/* serve_format.c: "2026-11-25T20:40:00.123456789Z" (UTC), Ollama's times. */
+void rn_serve_iso_time(const struct timespec *t, char *buf, size_t size);
 
 /* serve_metrics.c */
 int rn_serve_metrics_new(struct rn_serve_metrics **out);

@@ -42,16 +42,13 @@ static cJSON *add_text(cJSON *o, const char *name, const char *p, size_t n)
     return s;
 }
 
-/* "2026-11-25T20:40:00.123456789Z", now */
-static void now_iso(char *buf, size_t size)
+void rn_serve_iso_time(const struct timespec *t, char *buf, size_t size)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&t->tv_sec, &tm);
     char day[32];
     strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%09ldZ", day, ts.tv_nsec);
+    snprintf(buf, size, "%s.%09ldZ", day, t->tv_nsec);
 }
 
 static const char *openai_finish(const char *f) { return strcmp(f, "length") == 0 ? "length" : "stop"; }
@@ -104,7 +101,9 @@ static cJSON *openai_choice(struct serve_gen *g, cJSON *choices, const char *p, 
 static cJSON *ollama_object(struct serve_gen *g)
 {
     char when[64];
-    now_iso(when, sizeof when);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    rn_serve_iso_time(&now, when, sizeof when);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", g->S->name);
     cJSON_AddStringToObject(o, "created_at", when);
@@ -188,8 +187,8 @@ void rn_serve_fmt_end(struct serve_gen *g, const struct rn_job_result *res)
     emit(g, o);
 }
 
-char *rn_serve_fmt_whole(struct serve_gen *g, const char *text, size_t n,
-                         const struct rn_job_result *res)
+cJSON *rn_serve_fmt_whole(struct serve_gen *g, const char *text, size_t n,
+                          const struct rn_job_result *res)
 {
     cJSON *o;
     switch (g->api) {
@@ -209,7 +208,5 @@ char *rn_serve_fmt_whole(struct serve_gen *g, const char *text, size_t n,
         ollama_text(g, o, text, n);
         ollama_done(g, o, res);
     }
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    return s;
+    return o;
 }

@@ -471,23 +471,16 @@ static void finish_whole(struct rn_http_req *r, struct serve_gen *g)
                        down ? "the server is shutting down" : "generation failed");
         return;
     }
-    char *s = rn_serve_fmt_whole(g, p, n, &res);
+    cJSON *o = rn_serve_fmt_whole(g, p, n, &res);
     rn_job_unlock(g->job);
-    if (!s)
-        return rn_serve_error(r, 500, NULL, NULL, "out of memory");
-    rn_http_reply(r, 200, "application/json", s, strlen(s));
-    free(s);
+    rn_serve_reply_json(r, 200, o);
 }
 
 /* Ollama's answer to a request with no prompt: the model is "loaded". */
 static void load_only(struct serve_gen *g, struct rn_http_req *r)
 {
     struct rn_job_result res = {"load", 0, 0, NULL, 0, 0, 0, 0};
-    char *s = rn_serve_fmt_whole(g, "", 0, &res);
-    if (!s)
-        return rn_serve_error(r, 500, NULL, NULL, "out of memory");
-    rn_http_reply(r, 200, "application/json", s, strlen(s));
-    free(s);
+    rn_serve_reply_json(r, 200, rn_serve_fmt_whole(g, "", 0, &res));
 }
 
 static int api_of(const char *path)

@@ -39,9 +39,9 @@ struct serve_gen {
 void rn_serve_fmt_start(struct serve_gen *g);
 void rn_serve_fmt_piece(struct serve_gen *g, const char *p, size_t n);
 void rn_serve_fmt_end(struct serve_gen *g, const struct rn_job_result *res);
-/* The whole answer of a request that does not stream, as JSON text
- * (malloc'd; NULL on out of memory). */
-char *rn_serve_fmt_whole(struct serve_gen *g, const char *text, size_t n,
-                         const struct rn_job_result *res);
+/* The whole answer of a request that does not stream (NULL on out of
+ * memory), for rn_serve_reply_json. */
+struct cJSON *rn_serve_fmt_whole(struct serve_gen *g, const char *text, size_t n,
+                                 const struct rn_job_result *res);
 
 #endif

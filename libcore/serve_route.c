@@ -17,7 +17,7 @@
 
 static int is_ollama(const struct rn_http_req *r) { return strncmp(r->path, "/api/", 5) == 0; }
 
-static void reply_json(struct rn_http_req *r, int status, cJSON *o)
+void rn_serve_reply_json(struct rn_http_req *r, int status, cJSON *o)
 {
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
@@ -57,7 +57,7 @@ void rn_serve_error(struct rn_http_req *r, int status, const char *param, const 
         else
             cJSON_AddNullToObject(e, "code");
     }
-    reply_json(r, status, o);
+    rn_serve_reply_json(r, status, o);
 }
 
 void rn_serve_http_error(struct rn_http_req *r, int status, const char *msg)
@@ -80,7 +80,7 @@ static void health(struct rn_serve *S, struct rn_http_req *r)
     cJSON_AddStringToObject(o, "model", S->name);
     cJSON_AddStringToObject(o, "version", RN_VERSION);
     cJSON_AddNumberToObject(o, "uptime_s", (double)(long long)((rn_now() - S->t_start) * 1e3) / 1e3);
-    reply_json(r, S->draining ? 503 : 200, o);
+    rn_serve_reply_json(r, S->draining ? 503 : 200, o);
 }
 
 static void metrics(struct rn_serve *S, struct rn_http_req *r)
@@ -109,7 +109,7 @@ static void models(struct rn_serve *S, struct rn_http_req *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "list");
     cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "data"), model_object(S));
-    reply_json(r, 200, o);
+    rn_serve_reply_json(r, 200, o);
 }
 
 static void model_one(struct rn_serve *S, struct rn_http_req *r)
@@ -118,25 +118,14 @@ static void model_one(struct rn_serve *S, struct rn_http_req *r)
     if (strcmp(id, S->name) != 0)
         return rn_serve_error(r, 404, "model", "model_not_found",
                               "The model '%.200s' does not exist", id);
-    reply_json(r, 200, model_object(S));
-}
-
-/* "2026-11-25T20:40:00.123456789Z" */
-static void iso_time(long long sec, long nsec, char *buf, size_t size)
-{
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char day[32];
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%09ldZ", day, nsec);
+    rn_serve_reply_json(r, 200, model_object(S));
 }
 
 static void tags(struct rn_serve *S, struct rn_http_req *r)
 {
     char name[300], when[64], size[32];
     snprintf(name, sizeof name, "%s:latest", S->name);
-    iso_time(S->created, 0, when, sizeof when);
+    rn_serve_iso_time(&(struct timespec){(time_t)S->created, 0}, when, sizeof when);
     double n = (double)S->m.n_params;
     if (n >= 1e9)
         snprintf(size, sizeof size, "%.1fB", n / 1e9);
@@ -159,14 +148,14 @@ static void tags(struct rn_serve *S, struct rn_http_req *r)
     cJSON_AddItemToArray(cJSON_AddArrayToObject(d, "families"), cJSON_CreateString("deepseek-v3"));
     cJSON_AddStringToObject(d, "parameter_size", size);
     cJSON_AddStringToObject(d, "quantization_level", "F32");
-    reply_json(r, 200, o);
+    rn_serve_reply_json(r, 200, o);
 }
 
 static void version(struct rn_serve *S, struct rn_http_req *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "version", RN_VERSION);
-    reply_json(r, 200, o);
+    rn_serve_reply_json(r, 200, o);
 }
 
 static void openapi(struct rn_serve *S, struct rn_http_req *r)
