@@ -211,7 +211,6 @@ struct gen {
     struct rn_sampler smp;
     struct rn_rng g;
     int32_t eos[2];
-    int story;                /* id of <|story|> or -1 */
     size_t stop_max;          /* longest --stop */
     long total_new;
     double t_prefill, t_decode;
@@ -313,8 +312,14 @@ static void emit(struct gen *G, struct seq *s, double secs)
     fflush(stdout);
 }
 
-/* Encode s->prompt (specials allowed), starting it with <|story|> as the
- * training documents do; keep at most block_size - 1 ids (the last ones). */
+/* A prompt longer than the context keeps its last ids: say so. */
+static void warn_cut(const char *where, size_t n, size_t keep, int block_size)
+{
+    rn_log(RN_LOG_WARN, "%s: %zu tokens; keeping the last %zu (block_size %d)", where, n, keep,
+           block_size);
+}
+
+/* Encode s->prompt as the model saw its training documents (lm_load.h). */
 static void encode(struct gen *G, struct seq *s, const char *where, int from_args)
 {
     struct rn_err e = {0};
@@ -323,18 +328,12 @@ static void encode(struct gen *G, struct seq *s, const char *where, int from_arg
         rn_err_set(&e, from_args ? RN_EUSAGE : RN_EFORMAT, where, "empty prompt");
         rn_die(&e);
     }
-    if (G->story >= 0 && strncmp(s->prompt, "<|story|>", 9) != 0 &&
-        rn_bpe_ids_push(&s->ids, G->story, &e) < 0)
+    size_t cut;
+    if (rn_lm_prompt_ids(&G->b, s->prompt, strlen(s->prompt), G->m.cfg.block_size, &s->ids, &cut,
+                         &e) < 0)
         rn_die(&e);
-    if (rn_bpe_encode(&G->b, s->prompt, strlen(s->prompt), RN_BPE_ALLOW_SPECIAL, &s->ids, &e) < 0)
-        rn_die(&e);
-    const size_t keep = (size_t)G->m.cfg.block_size - 1;
-    if (s->ids.n > keep) {
-        rn_log(RN_LOG_WARN, "%s: %zu tokens; keeping the last %zu (block_size %d)", where,
-               s->ids.n, keep, G->m.cfg.block_size);
-        memmove(s->ids.v, s->ids.v + (s->ids.n - keep), sizeof(int32_t) * keep);
-        s->ids.n = keep;
-    }
+    if (cut)
+        warn_cut(where, s->ids.n + cut, s->ids.n, G->m.cfg.block_size);
     s->n_prompt = (int)s->ids.n;
 }
 
@@ -447,7 +446,6 @@ int main(int argc, char **argv)
     die_if(rn_lm_load_tokenizer(&G.b, c.tokenizer, c.model, &info, G.m.cfg.vocab_size, &e), &e);
     G.eos[0] = rn_bpe_special_id(&G.b, "</|story|>", 10);
     G.eos[1] = rn_bpe_special_id(&G.b, "<|endoftext|>", 13);
-    G.story = rn_bpe_special_id(&G.b, "<|story|>", 9);
     for (int i = 0; i < c.nstop; i++)
         if (strlen(c.stop[i]) > G.stop_max)
             G.stop_max = strlen(c.stop[i]);
@@ -516,13 +514,9 @@ int main(int argc, char **argv)
                 rn_err_set(&e, RN_EFORMAT, where, "empty prompt");
                 rn_die(&e);
             }
-            const size_t keep = (size_t)G.m.cfg.block_size - 1;
-            if (ids.n > keep) {
-                rn_log(RN_LOG_WARN, "%s: %zu tokens; keeping the last %zu (block_size %d)",
-                       where, ids.n, keep, G.m.cfg.block_size);
-                memmove(ids.v, ids.v + (ids.n - keep), sizeof(int32_t) * keep);
-                ids.n = keep;
-            }
+            size_t cut = rn_lm_prompt_fit(&ids, G.m.cfg.block_size);
+            if (cut)
+                warn_cut(where, ids.n + cut, ids.n, G.m.cfg.block_size);
             S[n].ids = ids;
             S[n].n_prompt = (int)ids.n;
             if (++n == c.batch)

@@ -268,7 +268,6 @@ int main(int argc, char **argv)
                              S.m.cfg.vocab_size, &e) < 0)
         rn_die(&e);
     rn_lm_ckpt_info_free(&info);
-    S.story = rn_bpe_special_id(&S.b, "<|story|>", 9);
     describe_checkpoint(&S, cfg.model, cfg.model_name);
     if (rn_serve_metrics_new(&S.metrics) < 0 || set_live(&S, &cfg) < 0 ||
         !(S.openapi = rn_openapi_render(RN_VERSION, S.name))) {

@@ -143,3 +143,31 @@ int rn_lm_load_tokenizer(struct rn_bpe *b, const char *path, const char *model,
         rn_bpe_free(b);
     return rc;
 }
+
+size_t rn_lm_prompt_fit(struct rn_bpe_ids *ids, int block_size)
+{
+    const size_t keep = (size_t)block_size - 1;
+    if (ids->n <= keep)
+        return 0;
+    size_t cut = ids->n - keep;
+    memmove(ids->v, ids->v + cut, sizeof(int32_t) * keep);
+    ids->n = keep;
+    return cut;
+}
+
+int rn_lm_prompt_ids(const struct rn_bpe *b, const char *text, size_t len, int block_size,
+                     struct rn_bpe_ids *ids, size_t *dropped, struct rn_err *e)
+{
+    static const char story[] = "<|story|>";
+    const int32_t s = rn_bpe_special_id(b, story, sizeof story - 1);
+    int rc;
+    if (s >= 0 && !(len >= sizeof story - 1 && memcmp(text, story, sizeof story - 1) == 0) &&
+        (rc = rn_bpe_ids_push(ids, s, e)) < 0)
+        return rc;
+    if ((rc = rn_bpe_encode(b, text, len, RN_BPE_ALLOW_SPECIAL, ids, e)) < 0)
+        return rc;
+    size_t cut = rn_lm_prompt_fit(ids, block_size);
+    if (dropped)
+        *dropped = cut;
+    return RN_OK;
+}

@@ -38,6 +38,7 @@ int rn_lm_load(struct rn_lm *m, const char *path, int B, int T, struct rn_lm_ckp
 void rn_lm_ckpt_info_free(struct rn_lm_ckpt_info *info);
 
 struct rn_bpe;
+struct rn_bpe_ids;
 /* The tokenizer that goes with a loaded checkpoint: the file `path` when
  * given, else the one the checkpoint embeds, else the file it names. Its
  * identity ("name:fingerprint") must be the checkpoint's and its ids must
@@ -46,5 +47,16 @@ struct rn_bpe;
  * RN_EFORMAT, RN_EIO from loading. */
 int rn_lm_load_tokenizer(struct rn_bpe *b, const char *path, const char *model,
                          const struct rn_lm_ckpt_info *info, int vocab_size, struct rn_err *e);
+
+/* The ids of a text prompt as the model saw its training documents:
+ * <|story|> first when the tokenizer has it and the text does not already
+ * start with it, special tokens allowed, appended to ids; then
+ * rn_lm_prompt_fit. *dropped (may be NULL) gets the ids cut. RN_OK, or
+ * rn_bpe_encode's errors. */
+int rn_lm_prompt_ids(const struct rn_bpe *b, const char *text, size_t len, int block_size,
+                     struct rn_bpe_ids *ids, size_t *dropped, struct rn_err *e);
+/* Keep the last block_size-1 ids (room for one new token); returns how
+ * many were dropped. */
+size_t rn_lm_prompt_fit(struct rn_bpe_ids *ids, int block_size);
 
 #endif

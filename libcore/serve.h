@@ -34,7 +34,6 @@ struct rn_serve {
     struct rn_genq *q;
     struct rn_http *http;
     char *name;                  /* model name in responses */
-    int32_t story;               /* <|story|> id or -1 */
     double t_start;              /* rn_now() at startup */
     long long created;           /* the checkpoint's mtime (Unix seconds) */
     long long ckpt_size;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lm_load.h"
 #include "log.h"
 #include "serve_gen.h"
 #include "utf8.h"
@@ -492,26 +493,18 @@ static int api_of(const char *path)
                                                        : API_OLLAMA_CHAT;
 }
 
-/* Encode the prompt as generate does: <|story|> first when the tokenizer
- * has it, specials allowed, the last block_size-1 ids kept. */
+/* Encode the prompt as generate does (rn_lm_prompt_ids). */
 static int encode(struct rn_serve *S, struct rn_http_req *r, const char *prompt,
                   struct rn_bpe_ids *ids)
 {
     struct rn_err e = {0};
-    if ((S->story >= 0 && strncmp(prompt, "<|story|>", 9) != 0 &&
-         rn_bpe_ids_push(ids, S->story, &e) < 0) ||
-        rn_bpe_encode(&S->b, prompt, strlen(prompt), RN_BPE_ALLOW_SPECIAL, ids, &e) < 0) {
+    if (rn_lm_prompt_ids(&S->b, prompt, strlen(prompt), S->m.cfg.block_size, ids, NULL, &e) < 0) {
         rn_serve_error(r, e.code == RN_ENOMEM ? 500 : 400, "prompt", NULL, "prompt: %s", e.msg);
         return -1;
     }
     if (ids->n == 0) {
         rn_serve_error(r, 400, "prompt", NULL, "the prompt is empty");
         return -1;
-    }
-    const size_t keep = (size_t)S->m.cfg.block_size - 1;
-    if (ids->n > keep) {
-        memmove(ids->v, ids->v + (ids->n - keep), sizeof(int32_t) * keep);
-        ids->n = keep;
     }
     return 0;
 }
