@@ -20,6 +20,7 @@
 #include "rng.h"
 #include "sample.h"
 #include "spec.h"
+#include "stops.h"
 #include "stream.h"
 
 #define MAX_STOP 16
@@ -242,16 +243,11 @@ static void push(struct gen *G, struct seq *s, int32_t t)
     s->n_new++;
     if (rn_bpe_decode(&G->b, &t, 1, &s->text, &e) < 0)
         rn_die(&e);
-    for (int i = 0; i < G->c->nstop; i++) {
-        /* only a match that ends in the new bytes is new */
-        size_t L = strlen(G->c->stop[i]);
-        size_t from = before >= L ? before - L + 1 : 0;
-        for (size_t p = from; p + L <= s->text.n; p++)
-            if (memcmp(s->text.v + p, G->c->stop[i], L) == 0) {
-                s->text.n = p;
-                s->done = 1, s->reason = "stop";
-                return;
-            }
+    long cut = rn_stop_find((const char *)s->text.v, s->text.n, before, G->c->stop, G->c->nstop);
+    if (cut >= 0) {
+        s->text.n = (size_t)cut;
+        s->done = 1, s->reason = "stop";
+        return;
     }
     if (s->n_new >= G->c->max_tokens || (int)s->ids.n >= G->m.cfg.block_size)
         s->done = 1, s->reason = "length";

@@ -13,6 +13,7 @@
 #include "lm_decode.h"
 #include "log.h"
 #include "rng.h"
+#include "stops.h"
 #include "utf8.h"
 
 #define PREFILL_ROWS 64 /* prompt positions per decoder call */
@@ -231,17 +232,12 @@ static void push(struct rn_genq *q, struct rn_job *j, int32_t t)
         end_job(j, "error");
         return;
     }
-    for (int i = 0; i < j->nstop; i++) {
-        /* only a match that ends in the new bytes is new */
-        size_t L = strlen(j->stop[i]);
-        size_t from = before >= L ? before - L + 1 : 0;
-        for (size_t p = from; p + L <= j->text.n; p++)
-            if (memcmp(j->text.p + p, j->stop[i], L) == 0) {
-                j->text.n = p;
-                j->text.p[p] = 0;
-                end_job(j, "stop");
-                return;
-            }
+    long cut = rn_stop_find(j->text.p, j->text.n, before, (const char *const *)j->stop, j->nstop);
+    if (cut >= 0) {
+        j->text.n = (size_t)cut;
+        j->text.p[cut] = 0;
+        end_job(j, "stop");
+        return;
     }
     if (j->n_new >= j->max_tokens || j->n_ids >= q->m->cfg.block_size)
         end_job(j, "length");
