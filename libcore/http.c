@@ -216,10 +216,7 @@ static void error_reply(struct rn_http_req *r, int status, const char *msg)
         r->srv->o.error(r, status, msg);
         return;
     }
-    char buf[256];
-    int n = snprintf(buf, sizeof buf, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,"
-                     "\"code\":null}}", msg, status >= 500 ? "server_error" : "invalid_request_error");
-    rn_http_reply(r, status, "application/json", buf, (size_t)n);
+    rn_http_reply(r, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

@@ -73,7 +73,7 @@ struct rn_http_opts {
      * log it, count it. r->status is 499 when no answer was sent. */
     void (*done)(struct rn_http_req *r);
     /* Answers the errors this layer finds itself (413, 500) in the
-     * application's shape; NULL: a JSON {"error": {"message": ...}}. */
+     * application's shape; NULL: the message as plain text. */
     void (*error)(struct rn_http_req *r, int status, const char *msg);
     void *ctx;                   /* the application's, as r->ctx */
 };
